@@ -158,12 +158,16 @@ def record_partitions(connection: Connection, import_id: int, written: list[Writ
     )
 
 
-def existing_hashes(engine: Engine, table: str, keys: pd.DataFrame, root: Path | None = None) -> pd.DataFrame:
-    """Stored ``_row_hash`` for those of ``keys`` already in the dataset (key columns + _stored_hash)."""
+def existing_hashes(
+    engine: Engine, table: str, keys: pd.DataFrame, root: Path | None = None, *, paths: list[Path] | None = None
+) -> pd.DataFrame:
+    """Stored ``_row_hash`` for those of ``keys`` found in ``paths`` (default: the stored dataset),
+    as the key columns plus ``_stored_hash``."""
     key_cols = list(TABLES[table].key)
-    paths = partition_paths(engine, table, root)
+    paths = partition_paths(engine, table, root) if paths is None else paths
     if not paths or keys.empty:
-        return pd.DataFrame({**{k: pd.Series(dtype=object) for k in key_cols}, "_stored_hash": pd.Series(dtype=object)})
+        empty = {k: pd.Series(dtype=object) for k in key_cols}
+        return pd.DataFrame({**empty, "_stored_hash": pd.Series(dtype=object)})
     con = duckdb.connect()
     try:
         con.register("incoming", keys[key_cols])
@@ -177,9 +181,12 @@ def existing_hashes(engine: Engine, table: str, keys: pd.DataFrame, root: Path |
         con.close()
 
 
-def known_claim_ids(engine: Engine, claim_ids: pd.Series, root: Path | None = None) -> set[str]:
-    """Which of ``claim_ids`` are already stored."""
-    found = existing_hashes(engine, "claims", pd.DataFrame({"claim_id": claim_ids.unique()}), root)
+def known_claim_ids(
+    engine: Engine, claim_ids: pd.Series, root: Path | None = None, *, staged: list[Path] = ()
+) -> set[str]:
+    """Which of ``claim_ids`` are stored, or staged by the import under way."""
+    paths = partition_paths(engine, "claims", root) + list(staged)
+    found = existing_hashes(engine, "claims", pd.DataFrame({"claim_id": claim_ids.unique()}), root, paths=paths)
     return set(found["claim_id"])
 
 

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 from . import claims_store
 from .contract import IMPORT_ORDER, TABLES, Table
 from .problems import ImportRejected, Problem
-from .reading import discover_files, read_file
+from .reading import SUPPORTED_SUFFIXES, detect_table, discover_files, read_file
 from .storage import CONTRACT_TABLES, import_files, imports, load_table, open_store
 from .validation import parse_frame
 
@@ -109,37 +109,60 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _read_all(
-    paths: Iterable[Path], table_override: str | None, progress: Progress | None
-) -> tuple[dict[str, _Batch], list[FileReport], list[Problem]]:
-    files = discover_files([Path(p) for p in paths])
+def _plan(paths: Iterable[Path], table_override: str | None) -> tuple[dict[str, list[Path]], list[Problem]]:
+    """Which files hold which table; files that hold none are problems."""
+    paths = [Path(p) for p in paths]
+    files = discover_files(paths)
     if not files:
-        raise ImportRejected(
-            [Problem("?", ", ".join(map(str, paths)), None, None, None, "empty_file", "no files found")]
-        )
-    batches: dict[str, list[pd.DataFrame]] = {}
+        where = ", ".join(map(str, paths))
+        return {}, [Problem("?", where, None, None, None, "empty_file", "no files found")]
+    plan: dict[str, list[Path]] = {}
+    problems: list[Problem] = []
+    for path in files:
+        table = detect_table(path, table_override)
+        if table is None or path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            problems.extend(read_file(path, table_override))  # names the exact reason
+        else:
+            plan.setdefault(table.name, []).append(path)
+    return plan, problems
+
+
+def _read_one(path: Path, table: str) -> tuple[pd.DataFrame, list[Problem], FileReport] | list[Problem]:
+    raw = read_file(path, table)
+    if isinstance(raw, list):
+        return raw
+    frame, problems = parse_frame(raw.frame, raw.table, path.name, raw.row_offset)
+    if raw.extra_columns:
+        log.info("%s: ignoring columns not in the contract: %s", path.name, raw.extra_columns)
+    frame["_file"] = path.name
+    return frame, problems, FileReport(path.name, table, _sha256(path), len(frame))
+
+
+def _read_small(
+    plan: dict[str, list[Path]], progress: Progress | None
+) -> tuple[dict[str, _Batch], list[FileReport], list[Problem]]:
+    """Read every file of the small tables into one batch per table."""
+    frames: dict[str, list[pd.DataFrame]] = {}
     row_problems: dict[str, list[Problem]] = {}
     reports: list[FileReport] = []
     file_problems: list[Problem] = []
-    for done, path in enumerate(files, start=1):
-        raw = read_file(path, table_override)
-        if isinstance(raw, list):
-            file_problems.extend(raw)
+    files = [(name, path) for name, paths in plan.items() if not TABLES[name].large for path in paths]
+    for done, (name, path) in enumerate(files, start=1):
+        result = _read_one(path, name)
+        if isinstance(result, list):
+            file_problems.extend(result)
         else:
-            frame, problems = parse_frame(raw.frame, raw.table, path.name, raw.row_offset)
-            if raw.extra_columns:
-                log.info("%s: ignoring columns not in the contract: %s", path.name, raw.extra_columns)
-            frame["_file"] = path.name
-            batches.setdefault(raw.table.name, []).append(frame)
-            row_problems.setdefault(raw.table.name, []).extend(problems)
-            reports.append(FileReport(path.name, raw.table.name, _sha256(path), len(frame)))
+            frame, problems, report = result
+            frames.setdefault(name, []).append(frame)
+            row_problems.setdefault(name, []).extend(problems)
+            reports.append(report)
         if progress:
             progress("read", done, len(files))
-    merged = {
-        name: _Batch(TABLES[name], pd.concat(frames, ignore_index=True), row_problems[name])
-        for name, frames in batches.items()
+    batches = {
+        name: _Batch(TABLES[name], pd.concat(parts, ignore_index=True), row_problems[name])
+        for name, parts in frames.items()
     }
-    return merged, reports, file_problems
+    return batches, reports, file_problems
 
 
 def _flag(batch: _Batch, mask: pd.Series, column: str, reason: str, detail: str = "") -> None:
@@ -163,14 +186,16 @@ def _check_keys_across_files(batch: _Batch) -> None:
     _flag(batch, dup, key[0], "duplicate_key", "key repeated in another file of this import")
 
 
-def _known_keys(engine: Engine, table: str, batches: dict[str, _Batch], values: pd.Series) -> set[str]:
+def _known_keys(
+    engine: Engine, table: str, batches: dict[str, _Batch], values: pd.Series, staged: list[Path] = ()
+) -> set[str]:
     """Keys of ``table`` known to exist: stored ones plus this import's good rows."""
     known: set[str] = set()
     if table in batches:
         good = batches[table].frame
         known |= set(good.loc[~good["_bad"], TABLES[table].key[0]].dropna())
     if table == "claims":
-        known |= claims_store.known_claim_ids(engine, values.dropna())
+        known |= claims_store.known_claim_ids(engine, values.dropna(), staged=staged)
     else:
         key = TABLES[table].key[0]
         stored = CONTRACT_TABLES[table]
@@ -191,14 +216,14 @@ def _table_present(engine: Engine, table: str, batches: dict[str, _Batch]) -> bo
         return connection.execute(sa.select(sa.func.count()).select_from(CONTRACT_TABLES[table])).scalar_one() > 0
 
 
-def _check_references(engine: Engine, batch: _Batch, batches: dict[str, _Batch]) -> None:
+def _check_references(engine: Engine, batch: _Batch, batches: dict[str, _Batch], staged: list[Path] = ()) -> None:
     for column, (target, reason) in _REFERENCES.items():
         if column not in batch.table.references or target == batch.table.name:
             continue
         if target == "staff" and not _table_present(engine, "staff", batches):
             continue  # staff is optional; points are accepted without it
         values = batch.frame[column]
-        known = _known_keys(engine, target, batches, values)
+        known = _known_keys(engine, target, batches, values, staged)
         _flag(batch, values.notna() & ~values.isin(known), column, reason, f"not found in {target}")
     if batch.table.name == "violations":
         _check_violation_inspections(engine, batch, batches)
@@ -219,13 +244,26 @@ def _check_violation_inspections(engine: Engine, batch: _Batch, batches: dict[st
     _flag(batch, mismatch, "inspection_id", "unknown_inspection", "inspection belongs to another institution")
 
 
-def _check_stored(engine: Engine, batch: _Batch) -> pd.Series:
-    """Mark conflicts with stored rows; return a mask of rows already stored unchanged."""
+def _check_stored(engine: Engine, batch: _Batch, staged: list[Path] = ()) -> pd.Series:
+    """Mark conflicts with stored rows (and, for large tables, keys already staged by an earlier file of
+    this import); return a mask of rows already stored unchanged."""
     table, frame = batch.table, batch.frame
     key = list(table.key)
     frame["_row_hash"] = row_hash(frame, table)
     if table.large:
-        stored = claims_store.existing_hashes(engine, table.name, frame.loc[~frame["_bad"], key])
+        candidates = frame.loc[~frame["_bad"], key]
+        if staged:
+            seen = claims_store.existing_hashes(engine, table.name, candidates, paths=list(staged))
+            repeated = frame[key].merge(seen.assign(_seen=True), on=key, how="left")["_seen"].notna()
+            _flag(
+                batch,
+                pd.Series(repeated.to_numpy(), index=frame.index),
+                key[0],
+                "duplicate_key",
+                "key repeated in another file of this import",
+            )
+            candidates = frame.loc[~frame["_bad"], key]
+        stored = claims_store.existing_hashes(engine, table.name, candidates)
     else:
         stored_table = CONTRACT_TABLES[table.name]
         wanted = frame.loc[~frame["_bad"], key[0]].dropna().unique().tolist()
@@ -265,14 +303,19 @@ def import_paths(
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import files or folders. Raises :class:`ImportRejected` (nothing written) on any problem,
-    unless ``skip_bad_rows``: then good rows are written and every skipped row is reported."""
+    unless ``skip_bad_rows``: then good rows are written and every skipped row is reported.
+
+    Small tables are checked whole in memory; claims and claim items are streamed one file at a time
+    (memory bounded by the largest file) into new Parquet files that become visible only when the
+    import's transaction commits.
+    """
     engine = engine or open_store()
-    paths = list(paths)
     if table is not None and table not in TABLES:
         raise ValueError(f"table must be one of {sorted(TABLES)}; got {table!r}")
-    batches, reports, file_problems = _read_all(paths, table, progress)
-    if file_problems:
-        raise ImportRejected(file_problems)
+    plan, plan_problems = _plan(paths, table)
+    batches, reports, file_problems = _read_small(plan, progress)
+    if plan_problems or file_problems:
+        raise ImportRejected(plan_problems + file_problems)
     unchanged: dict[str, pd.Series] = {}
     ordered = [name for name in IMPORT_ORDER if name in batches]
     for done, name in enumerate(ordered, start=1):
@@ -282,11 +325,20 @@ def import_paths(
         unchanged[name] = _check_stored(engine, batch)
         if progress:
             progress("check", done, len(ordered))
-    problems = sorted((p for b in batches.values() for p in b.problems), key=lambda p: (p.table, p.file, p.row or 0))
-    if problems and not skip_bad_rows:
-        raise ImportRejected(problems)
-    report = ImportReport(None, reports, problems)
-    _write(engine, batches, unchanged, report, skip_bad_rows, actor, progress)
+    staging = _Staging()
+    try:
+        _stage_large_tables(engine, plan, batches, reports, staging, progress)
+        if staging.file_problems:
+            raise ImportRejected(staging.file_problems)
+        problems = [p for b in batches.values() for p in b.problems] + staging.problems
+        problems.sort(key=lambda p: (p.table, p.file, p.row or 0))
+        if problems and not skip_bad_rows:
+            raise ImportRejected(problems)
+        report = ImportReport(None, reports, problems)
+        _write(engine, batches, unchanged, staging, report, skip_bad_rows, actor, progress)
+    except BaseException:
+        staging.discard()
+        raise
     log.info(
         "import %s: %d rows written, %d unchanged, %d skipped",
         report.import_id,
@@ -297,83 +349,118 @@ def import_paths(
     return report
 
 
+@dataclass
+class _Staging:
+    """Parquet files written by this import before its commit, and what streaming found."""
+
+    written: list[claims_store.WrittenPartition] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    file_problems: list[Problem] = field(default_factory=list)
+
+    def paths(self, table: str) -> list[Path]:
+        return [w.absolute_path for w in self.written if w.table == table]
+
+    def discard(self) -> None:
+        for part in self.written:
+            part.absolute_path.unlink(missing_ok=True)
+
+
+def _stage_large_tables(
+    engine: Engine,
+    plan: dict[str, list[Path]],
+    batches: dict[str, _Batch],
+    reports: list[FileReport],
+    staging: _Staging,
+    progress: Progress | None,
+) -> None:
+    files = [(name, path) for name in IMPORT_ORDER if name in plan and TABLES[name].large for path in plan[name]]
+    for done, (name, path) in enumerate(files, start=1):
+        result = _read_one(path, name)
+        if isinstance(result, list):
+            staging.file_problems.extend(result)
+            continue
+        frame, problems, report = result
+        batch = _Batch(TABLES[name], frame, problems)
+        _check_references(engine, batch, batches, staging.paths("claims"))
+        unchanged = _check_stored(engine, batch, staging.paths(name))
+        keep = ~frame["_bad"] & ~unchanged
+        report.rows_written = int(keep.sum())
+        report.rows_unchanged = int(unchanged.sum())
+        report.rows_skipped = int(frame["_bad"].sum())
+        reports.append(report)
+        staging.problems.extend(batch.problems)
+        if keep.any():
+            staging.written.extend(claims_store.write_partitions(frame.loc[keep], name))
+        if progress:
+            progress("stream", done, len(files))
+
+
 def _write(
     engine: Engine,
     batches: dict[str, _Batch],
     unchanged: dict[str, pd.Series],
+    staging: _Staging,
     report: ImportReport,
     skip_bad_rows: bool,
     actor: str | None,
     progress: Progress | None,
 ) -> None:
+    """One transaction: the import record, the small tables' rows, the manifest of staged files."""
     by_file = {(f.table, f.file): f for f in report.files}
-    written_files: list[claims_store.WrittenPartition] = []
     now = datetime.now()
-    try:
-        with engine.begin() as connection:
-            import_id = connection.execute(
-                imports.insert().values(
-                    started_at=now,
-                    actor=actor,
-                    skip_bad_rows=skip_bad_rows,
-                    rows_written=0,
-                    rows_unchanged=0,
-                    rows_skipped=0,
-                )
-            ).inserted_primary_key[0]
-            ordered = [name for name in IMPORT_ORDER if name in batches]
-            for done, name in enumerate(ordered, start=1):
-                batch = batches[name]
-                frame = batch.frame
-                keep = ~frame["_bad"] & ~unchanged[name]
-                _count(by_file, name, frame, keep, unchanged[name])
-                new_rows = frame.loc[keep]
-                if new_rows.empty:
-                    continue
-                if batch.table.large:
-                    parts = claims_store.write_partitions(new_rows, name)
-                    written_files.extend(parts)
-                    claims_store.record_partitions(connection, import_id, parts)
-                else:
-                    records = _records(new_rows.assign(_import_id=import_id), batch.table)
-                    for record in records:
-                        record["_import_id"] = import_id
-                    for start in range(0, len(records), 20000):
-                        connection.execute(CONTRACT_TABLES[name].insert(), records[start : start + 20000])
-                if progress:
-                    progress("write", done, len(ordered))
-            report.import_id = import_id
-            connection.execute(
-                import_files.insert(),
-                [
-                    {
-                        "import_id": import_id,
-                        "file_name": f.file,
-                        "sha256": f.sha256,
-                        "table_name": f.table,
-                        "rows_received": f.rows_received,
-                        "rows_written": f.rows_written,
-                        "rows_unchanged": f.rows_unchanged,
-                        "rows_skipped": f.rows_skipped,
-                        "imported_at": now,
-                    }
-                    for f in report.files
-                ],
+    with engine.begin() as connection:
+        import_id = connection.execute(
+            imports.insert().values(
+                started_at=now,
+                actor=actor,
+                skip_bad_rows=skip_bad_rows,
+                rows_written=0,
+                rows_unchanged=0,
+                rows_skipped=0,
             )
-            connection.execute(
-                imports.update()
-                .where(imports.c.import_id == import_id)
-                .values(
-                    finished_at=datetime.now(),
-                    rows_written=report.rows_written,
-                    rows_unchanged=report.rows_unchanged,
-                    rows_skipped=len(report.skipped),
-                )
+        ).inserted_primary_key[0]
+        ordered = [name for name in IMPORT_ORDER if name in batches]
+        for done, name in enumerate(ordered, start=1):
+            batch = batches[name]
+            frame = batch.frame
+            keep = ~frame["_bad"] & ~unchanged[name]
+            _count(by_file, name, frame, keep, unchanged[name])
+            records = _records(frame.loc[keep], batch.table)
+            for record in records:
+                record["_import_id"] = import_id
+            for start in range(0, len(records), 20000):
+                connection.execute(CONTRACT_TABLES[name].insert(), records[start : start + 20000])
+            if progress:
+                progress("write", done, len(ordered))
+        claims_store.record_partitions(connection, import_id, staging.written)
+        report.import_id = import_id
+        connection.execute(
+            import_files.insert(),
+            [
+                {
+                    "import_id": import_id,
+                    "file_name": f.file,
+                    "sha256": f.sha256,
+                    "table_name": f.table,
+                    "rows_received": f.rows_received,
+                    "rows_written": f.rows_written,
+                    "rows_unchanged": f.rows_unchanged,
+                    "rows_skipped": f.rows_skipped,
+                    "imported_at": now,
+                }
+                for f in report.files
+            ],
+        )
+        connection.execute(
+            imports.update()
+            .where(imports.c.import_id == import_id)
+            .values(
+                finished_at=datetime.now(),
+                rows_written=report.rows_written,
+                rows_unchanged=report.rows_unchanged,
+                rows_skipped=len(report.skipped),
             )
-    except BaseException:
-        for part in written_files:
-            part.absolute_path.unlink(missing_ok=True)
-        raise
+        )
 
 
 def _count(

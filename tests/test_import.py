@@ -333,3 +333,40 @@ def test_missing_folder_contents_is_reported(store, tmp_path: Path):
     (tmp_path / "nothing").mkdir()
     with pytest.raises(ImportRejected):
         import_paths([tmp_path / "nothing"], engine=store)
+
+
+def test_claims_repeated_across_monthly_files_are_duplicates(loaded, tmp_path):
+    folder = tmp_path / "months"
+    folder.mkdir()
+    claims = default_tables()["claims"].assign(claim_id=["C21", "C22", "C23"])
+    claims.iloc[:2].to_csv(folder / "claims_202401.csv", index=False)
+    claims.iloc[1:].to_csv(folder / "claims_202402.csv", index=False)
+    before = snapshot(loaded)
+    with pytest.raises(ImportRejected) as error:
+        import_paths([folder], engine=loaded)
+    assert [(p.file, p.row, p.value, p.reason) for p in error.value.problems] == [
+        ("claims_202402.csv", 2, "C22", "duplicate_key")
+    ]
+    assert_unchanged(before, snapshot(loaded))
+    assert orphan_files(loaded) == []
+
+
+def test_claim_items_may_reference_claims_of_the_same_import(loaded, tmp_path):
+    folder = tmp_path / "with-items"
+    folder.mkdir()
+    default_tables()["claims"].assign(claim_id=["C31", "C32", "C33"]).to_csv(folder / "claims.csv", index=False)
+    pd.DataFrame(
+        {
+            "claim_id": ["C31", "C31"],
+            "line_no": ["1", "2"],
+            "item_code": ["X", "X"],
+            "item_type": ["药品", "drug"],
+            "item_date": ["2024-01-03", "2024-01-03"],
+            "quantity": ["1", "1"],
+            "unit_price": ["3", "3"],
+            "amount": ["3", "3"],
+        }
+    ).to_csv(folder / "claim_items.csv", index=False)
+    report = import_paths([folder], engine=loaded)
+    assert report.rows_by_table() == {"claims": 3, "claim_items": 2}
+    assert table_counts(loaded)["claim_items"] == 2
