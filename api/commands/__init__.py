@@ -10,7 +10,7 @@ import importlib.util
 
 import click
 
-AREAS = ("data", "credit", "features", "model", "selection", "serve", "audit")
+AREAS = ("data", "credit", "features", "model", "selection", "serve", "audit", "demo")
 
 
 def register(cli: click.Group) -> None:
