@@ -115,7 +115,10 @@ def _arrow_table(frame: pd.DataFrame, table: str) -> pa.Table:
     for field in schema:
         values = frame[field.name]
         if field.type == pa.date32():
-            columns[field.name] = pa.array(values.dt.date.where(values.notna(), None), type=pa.date32())
+            stamps = pa.array(
+                values.to_numpy(dtype="datetime64[ms]"), type=pa.timestamp("ms"), mask=values.isna().to_numpy()
+            )
+            columns[field.name] = stamps.cast(pa.date32())
         else:
             columns[field.name] = pa.array(values, type=field.type, from_pandas=True)
     return pa.table(columns, schema=schema)

@@ -86,19 +86,32 @@ class _Batch:
     problems: list[Problem] = field(default_factory=list)
 
 
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def _hex64(values: np.ndarray) -> np.ndarray:
+    """uint64 values as 16-character lowercase hex strings, vectorised."""
+    raw = values.astype(">u8").view(np.uint8).reshape(-1, 8)
+    chars = np.empty((len(raw), 16), dtype=np.uint8)
+    chars[:, 0::2] = _HEX_DIGITS[raw >> 4]
+    chars[:, 1::2] = _HEX_DIGITS[raw & 15]
+    return chars.view("S16").ravel().astype(str)
+
+
 def row_hash(frame: pd.DataFrame, table: Table) -> pd.Series:
-    """A 128-bit content fingerprint per row over the contract columns (conflict detection)."""
+    """A 64-bit content fingerprint per row over the contract columns, as hex (conflict detection).
+
+    A changed row goes unnoticed only if its fingerprint collides with the stored one: odds of
+    one in 2**64 per changed row.
+    """
     content = frame[table.column_names].copy()
     for col in table.columns:
         if col.type in ("money", "number"):
             content[col.name] = content[col.name].round(4)
         elif col.type not in ("date", "int", "bool"):
             content[col.name] = content[col.name].astype(object).where(content[col.name].notna(), "\x00")
-    a = pd.util.hash_pandas_object(content, index=False, hash_key="medcredit-row-v1")
-    b = pd.util.hash_pandas_object(content, index=False, hash_key="row-fingerprint2")
-    return pd.Series(
-        [f"{x:016x}{y:016x}" for x, y in zip(a.to_numpy(), b.to_numpy(), strict=True)], index=frame.index, dtype=object
-    )
+    hashed = pd.util.hash_pandas_object(content, index=False, hash_key="medcredit-row-v1").to_numpy()
+    return pd.Series(_hex64(hashed), index=frame.index, dtype=object)
 
 
 def _sha256(path: Path) -> str:

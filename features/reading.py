@@ -70,6 +70,18 @@ def _decode(data: bytes) -> str | None:
     return None
 
 
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """Parquet to pandas with date columns as datetime64 (not Python date objects, which are slow)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    for index, column in enumerate(table.schema):
+        if pa.types.is_date(column.type):
+            table = table.set_column(index, column.name, table.column(index).cast(pa.timestamp("ms")))
+    return table.to_pandas()
+
+
 def _normalise_header(name: object) -> str:
     return str(name).strip().lower()
 
@@ -103,7 +115,7 @@ def _read_frame(path: Path, table: Table) -> tuple[pd.DataFrame, int] | Problem:
                 frame = pd.read_excel(book, sheet_name=sheet, dtype=object)
             return frame, 2
         if suffix == ".parquet":
-            return pd.read_parquet(path), 1
+            return _read_parquet(path), 1
     except (ValueError, OSError, KeyError, pd.errors.ParserError) as exc:
         if isinstance(exc, pd.errors.EmptyDataError):
             return fail("empty_file")

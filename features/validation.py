@@ -75,7 +75,10 @@ class _ColumnParser:
         text = _text(self.values)
         codes = CODE_LISTS[self.column.codes or ""]
         lookup = {c: c for c in codes} | {c.lower(): c for c in codes} | {label: c for c, label in codes.items()}
-        mapped = text.map(lambda v: lookup.get(v, lookup.get(v.lower())) if isinstance(v, str) else None)
+        mapped = text.astype(object).map(lookup)
+        retry = mapped.isna() & text.notna()
+        if retry.any():
+            mapped[retry] = text[retry].str.lower().astype(object).map(lookup)
         allowed = ", ".join(f"{c} {label}" for c, label in codes.items())
         self.fail(text.notna() & mapped.isna(), "bad_code", f"{self.column.codes}: {allowed}")
         return mapped.astype(object).where(mapped.notna(), None)
