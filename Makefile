@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 EXTRAS ?= postgres,spark,dev
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,14 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 demo: $(VENV)/.installed
 	$(BIN)/medcredit demo
 
-test: $(VENV)/.installed
+# Debian's chromium (and CJK fonts) for the dashboard's browser tests; skipped with a message when it cannot
+# be installed (not root, no apt), and the browser tests then skip themselves.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; } || \
+	  echo "chromium is not installed and could not be: the browser tests will be skipped"
+
+test: $(VENV)/.installed browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q

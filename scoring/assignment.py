@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from scoring import verify_draw
+from scoring._frames import as_timestamp, is_int, isin, known_keys, require_columns, split_list
 from scoring.verify_draw import TeamAssignmentError
 
 __all__ = [
@@ -56,18 +56,18 @@ class TeamRules:
     include_higher_level_inspectors: bool = False
 
     def __post_init__(self) -> None:
-        if not _is_int(self.team_size) or self.team_size < 2:
+        if not is_int(self.team_size) or self.team_size < 2:
             raise ValueError(f"team_size must be an integer >= 2 (条例第二十九条); got {self.team_size!r}")
-        if not _is_int(self.min_certified) or not 1 <= self.min_certified <= self.team_size:
+        if not is_int(self.min_certified) or not 1 <= self.min_certified <= self.team_size:
             raise ValueError(
                 f"min_certified must be an integer between 1 and team_size ({self.team_size}); "
                 f"got {self.min_certified!r}"
             )
         cap = self.max_assignments_per_inspector
-        if cap is not None and (not _is_int(cap) or cap < 1):
+        if cap is not None and (not is_int(cap) or cap < 1):
             raise ValueError(f"max_assignments_per_inspector must be None or an integer >= 1; got {cap!r}")
         months = self.recent_inspection_months
-        if months is not None and (not _is_int(months) or months < 1):
+        if months is not None and (not is_int(months) or months < 1):
             raise ValueError(f"recent_inspection_months must be None or an integer >= 1; got {months!r}")
         if not isinstance(self.include_higher_level_inspectors, bool):
             raise ValueError(
@@ -79,7 +79,7 @@ class TeamRules:
 
     @classmethod
     def from_dict(cls, mapping: Mapping[str, Any]) -> TeamRules:
-        return cls(**_known_keys(cls, mapping, "TeamRules"))
+        return cls(**known_keys(cls, mapping, "TeamRules"))
 
 
 @dataclass(frozen=True)
@@ -107,9 +107,9 @@ class InspectorPool:
         """
         available = self.available.sort_values("inspector_code")
         codes = [verify_draw.check_code("inspector_code", code) for code in available["inspector_code"].tolist()]
-        recusals = self.recusals[_isin(self.recusals["inspector_code"], codes)]
+        recusals = self.recusals[isin(self.recusals["inspector_code"], codes)]
         if institution_codes is not None:
-            recusals = recusals[_isin(recusals["institution_code"], institution_codes)]
+            recusals = recusals[isin(recusals["institution_code"], institution_codes)]
         recused: dict[str, list[str]] = {}
         pairs = sorted(
             set(zip(recusals["inspector_code"].tolist(), recusals["institution_code"].tolist(), strict=True))
@@ -137,11 +137,11 @@ def build_inspector_pool(
 ) -> InspectorPool:
     """Active inspectors of the jurisdiction, with recusals from conflicts and recent inspections."""
     rules = rules or TeamRules()
-    as_of = _as_timestamp(as_of)
+    as_of = as_timestamp(as_of)
     regions = sorted(set(regions))
-    _require_columns(inspectors, "inspectors", ["inspector_code", "region_code", "certified", "active"])
-    _require_columns(inspections, "inspections", ["inspection_id", "institution_code", "start_date", "inspector_codes"])
-    local = inspectors[_isin(inspectors["region_code"], _jurisdiction_regions(regions, rules))]
+    require_columns(inspectors, "inspectors", ["inspector_code", "region_code", "certified", "active"])
+    require_columns(inspections, "inspections", ["inspection_id", "institution_code", "start_date", "inspector_codes"])
+    local = inspectors[isin(inspectors["region_code"], _jurisdiction_regions(regions, rules))]
     active = local["active"].fillna(False).astype(bool)
     excluded = pd.DataFrame(
         {
@@ -162,7 +162,7 @@ def build_inspector_pool(
         [_conflict_recusals(local[active]), _recent_inspection_recusals(inspections, as_of, rules)],
         ignore_index=True,
     )
-    recusals = recusals[_isin(recusals["inspector_code"], available["inspector_code"])]
+    recusals = recusals[isin(recusals["inspector_code"], available["inspector_code"])]
     recusals = recusals.sort_values(["inspector_code", "institution_code", "reason_code"], ignore_index=True)
     logger.info(
         "inspector pool as of %s: %d available, %d excluded, %d recusal pairs",
@@ -278,7 +278,7 @@ def _conflict_recusals(inspectors: pd.DataFrame) -> pd.DataFrame:
     if "conflicts" not in inspectors.columns:
         return _recusal_frame([], [], [], [])
     pairs = inspectors[["inspector_code", "conflicts"]].dropna(subset=["conflicts"])
-    pairs = pairs.assign(institution_code=_split_list(pairs["conflicts"])).explode("institution_code")
+    pairs = pairs.assign(institution_code=split_list(pairs["conflicts"])).explode("institution_code")
     pairs = pairs[pairs["institution_code"].notna() & (pairs["institution_code"] != "")]
     n = len(pairs)
     return _recusal_frame(pairs["inspector_code"], pairs["institution_code"], ["conflict"] * n, [pd.NA] * n)
@@ -291,7 +291,7 @@ def _recent_inspection_recusals(inspections: pd.DataFrame, as_of: pd.Timestamp, 
     start = pd.to_datetime(inspections["start_date"])
     recent = inspections[(start > as_of - pd.DateOffset(months=months)) & (start <= as_of)]
     pairs = recent[["inspection_id", "institution_code", "inspector_codes"]].dropna(subset=["inspector_codes"])
-    pairs = pairs.assign(inspector_code=_split_list(pairs["inspector_codes"])).explode("inspector_code")
+    pairs = pairs.assign(inspector_code=split_list(pairs["inspector_codes"])).explode("inspector_code")
     pairs = pairs[pairs["inspector_code"].notna() & (pairs["inspector_code"] != "")]
     n = len(pairs)
     return _recusal_frame(
@@ -300,57 +300,15 @@ def _recent_inspection_recusals(inspections: pd.DataFrame, as_of: pd.Timestamp, 
 
 
 def _recusal_frame(inspector_codes, institution_codes, reasons, inspection_ids) -> pd.DataFrame:
+    def strings(values) -> pd.arrays.StringArray:
+        # Through an object array: iterating an Arrow-backed Series element by element is slow.
+        return pd.array(pd.Series(values, dtype=object).to_numpy(dtype=object), dtype="string")
+
     return pd.DataFrame(
         {
-            "inspector_code": pd.array(list(inspector_codes), dtype="string"),
-            "institution_code": pd.array(list(institution_codes), dtype="string"),
-            "reason_code": pd.array(list(reasons), dtype="string"),
-            "inspection_id": pd.array(list(inspection_ids), dtype="string"),
+            "inspector_code": strings(inspector_codes),
+            "institution_code": strings(institution_codes),
+            "reason_code": strings(reasons),
+            "inspection_id": strings(inspection_ids),
         }
     )
-
-
-def _isin(values: pd.Series, allowed: Iterable[Any]) -> pd.Series:
-    """``values.isin(allowed)`` through a hash table (pandas' Arrow-string isin is slow for long lists)."""
-    allowed = np.asarray(
-        list(allowed) if not isinstance(allowed, pd.Series | pd.Index | np.ndarray) else allowed, dtype=object
-    )
-    return values.astype(object).isin(allowed)
-
-
-def _split_list(values: pd.Series) -> pd.Series:
-    """``;``-joined list cells (also tolerating the full-width ``；``) as lists of stripped codes."""
-    return (
-        values.astype(str)
-        .str.replace("；", ";", regex=False)
-        .str.split(";")
-        .map(lambda parts: [part.strip() for part in parts if part.strip()])
-    )
-
-
-def _require_columns(frame: pd.DataFrame, table: str, columns: list[str]) -> None:
-    missing = [column for column in columns if column not in frame.columns]
-    if missing:
-        raise ValueError(f"{table} is missing column(s) {missing}; it has {list(frame.columns)}")
-
-
-def _as_timestamp(value: Any) -> pd.Timestamp:
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"as_of must be a date such as '2025-03-01'; got {value!r}") from None
-    if pd.isna(stamp):
-        raise ValueError(f"as_of must be a date such as '2025-03-01'; got {value!r}")
-    return stamp.normalize()
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _known_keys(cls: type, mapping: Mapping[str, Any], name: str) -> dict[str, Any]:
-    allowed = [f.name for f in fields(cls)]
-    unknown = sorted(set(mapping) - set(allowed))
-    if unknown:
-        raise ValueError(f"{name} has unknown key(s) {unknown}; allowed: {allowed}")
-    return dict(mapping)

@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import pandas as pd
 
+from scoring._frames import is_int
 from scoring.targeting import merge_visits
 
 __all__ = ["PlanCapacityError", "PlanRules", "PlannedRound", "YearlyPlan", "build_yearly_plan", "monthly_capacity"]
@@ -50,15 +51,15 @@ class PlanRules:
     def __post_init__(self) -> None:
         object.__setattr__(self, "working_months", tuple(sorted(set(self.working_months))))
         object.__setattr__(self, "routine_items", tuple(self.routine_items))
-        if not _is_int(self.year) or not 2000 <= self.year <= 2100:
+        if not is_int(self.year) or not 2000 <= self.year <= 2100:
             raise ValueError(f"year must be an integer between 2000 and 2100; got {self.year!r}")
-        if not _is_int(self.visits_per_inspector_per_month) or self.visits_per_inspector_per_month < 1:
+        if not is_int(self.visits_per_inspector_per_month) or self.visits_per_inspector_per_month < 1:
             raise ValueError(
                 f"visits_per_inspector_per_month must be an integer >= 1; got {self.visits_per_inspector_per_month!r}"
             )
-        if not _is_int(self.team_size) or self.team_size < 2:
+        if not is_int(self.team_size) or self.team_size < 2:
             raise ValueError(f"team_size must be an integer >= 2; got {self.team_size!r}")
-        if not self.working_months or not all(_is_int(m) and 1 <= m <= 12 for m in self.working_months):
+        if not self.working_months or not all(is_int(m) and 1 <= m <= 12 for m in self.working_months):
             raise ValueError(f"working_months must be a non-empty list of months 1-12; got {list(self.working_months)}")
 
 
@@ -79,12 +80,12 @@ class PlannedRound:
     def __post_init__(self) -> None:
         if self.origin not in ROUND_ORIGINS:
             raise ValueError(f"origin must be one of {list(ROUND_ORIGINS)}; got {self.origin!r}")
-        if not _is_int(self.month) or not 1 <= self.month <= 12:
+        if not is_int(self.month) or not 1 <= self.month <= 12:
             raise ValueError(f"month must be an integer 1-12; got {self.month!r}")
         if isinstance(self.visits, pd.DataFrame):
             if "institution_code" not in self.visits.columns:
                 raise ValueError(f"visits needs an institution_code column; got {list(self.visits.columns)}")
-        elif not _is_int(self.visits) or self.visits < 0:
+        elif not is_int(self.visits) or self.visits < 0:
             raise ValueError(f"visits must be a DataFrame of institutions or an integer >= 0; got {self.visits!r}")
         object.__setattr__(self, "items", tuple(self.items))
 
@@ -161,7 +162,7 @@ def _inspector_count(inspectors: pd.DataFrame | int) -> int:
         if "active" not in inspectors.columns:
             return len(inspectors)
         return int(inspectors["active"].fillna(False).astype(bool).sum())
-    if not _is_int(inspectors) or inspectors < 0:
+    if not is_int(inspectors) or inspectors < 0:
         raise ValueError(f"inspectors must be the roster or a head count >= 0; got {inspectors!r}")
     return inspectors
 
@@ -302,7 +303,3 @@ def _month_summary(visits: pd.DataFrame, capacities: dict[int, int], reserved: d
             }
         )
     return pd.DataFrame(rows).astype("int64")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from scoring.assignment import _split_list
+from scoring._frames import split_list
 
 __all__ = ["VISIT_ORIGINS", "TargetedSelection", "TargetingRules", "merge_visits", "select_targeted"]
 
@@ -329,7 +329,7 @@ def merge_visits(
         if "institution_code" not in frame.columns:
             raise ValueError(f"{origin} visits need an institution_code column; got {list(frame.columns)}")
         items = (
-            _split_list(frame["items"].fillna(""))
+            split_list(frame["items"].fillna(""))
             if "items" in frame.columns
             else pd.Series([[]] * len(frame), index=frame.index)
         )

@@ -2,19 +2,26 @@
 
 1. simulate a city (contract files + ground truth) under ``demo-output/city``;
 2. import it into a fresh embedded store under ``demo-output/store`` (SQLite + claims Parquet);
-3. print what was stored.
-Later stages (credit, model, draws, plan, serving) follow in the same command.
+3. print what was stored;
+4. evaluate credit under the national-100 policy as of the end of the simulated period and explain one grade;
+5. train the risk model on the inspections, register it, and rate every institution with its reasons;
+6. freeze a random draw, enter a (labelled) demo seed, draw, publish and verify it; select targeted
+   inspections and plan the year;
+7. serve the API and dashboard on 127.0.0.1 and print the demo users' tokens.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from datetime import date
 from pathlib import Path
 
 import click
 
 from ..terminal import progress_bar
+
+SIMULATION_START_YEAR = 2022
 
 
 def _stage(number: int, title: str) -> None:
@@ -45,7 +52,14 @@ def demo_command(n_institutions: int, years: int, seed: int, out_dir: Path, serv
 
     _stage(1, f"模拟城市 simulating {n_institutions} institutions × {years} years (seed {seed})")
     with progress_bar("模拟 simulate") as progress:
-        summary = simulate_city(city_dir, n_institutions=n_institutions, years=years, seed=seed, progress=progress)
+        summary = simulate_city(
+            city_dir,
+            n_institutions=n_institutions,
+            years=years,
+            seed=seed,
+            start_year=SIMULATION_START_YEAR,
+            progress=progress,
+        )
     click.echo(f"  {sum(summary.rows.values()):,} rows written to {summary.data_dir} in {summary.seconds:.1f} s")
 
     _stage(2, f"导入 importing into {url}")
@@ -56,6 +70,73 @@ def demo_command(n_institutions: int, years: int, seed: int, out_dir: Path, serv
 
     _stage(3, "数据概况 what is stored")
     print_summary(engine)
+
+    as_of = date(SIMULATION_START_YEAR + years, 1, 1)
+    _stage(4, f"信用评价 credit evaluation, national-100, as of {as_of}")
+    _credit_stage(engine, as_of)
+
+    _stage(5, "风险模型 risk model: training, calibration, scoring with reasons")
+    _model_stage(engine, as_of)
+
+    _stage(6, "双随机抽查与年度计划 random draw, targeted selection and the yearly plan")
+    from .selection import demo_draw, demo_plan
+
+    draw = demo_draw(engine, out_dir / "publication")
+    demo_plan(engine, out_dir, draw_id=draw.draw_id)
+
+    if serve:
+        _stage(7, f"服务 serving the API and dashboard on http://127.0.0.1:{port}/")
+        _serve(engine, url, port)
+
+
+def _credit_stage(engine, as_of: date):
+    from scoring import credit_store
+
+    with progress_bar("信用评价 credit") as progress:
+        run = credit_store.run_evaluation(engine, as_of, "national-100", actor="demo", progress=progress)
+    results = credit_store.run_results(engine, run.run_id)
+    counts = results["grade"].value_counts().sort_index()
+    click.echo("  " + "  ".join(f"{grade}: {n}" for grade, n in counts.items()) + f"  (run #{run.run_id})")
+    worst = results.sort_values(["score", "institution_code"]).iloc[0]
+    click.echo(f"\n  最低分机构 lowest score: {worst['institution_code']}")
+    click.echo(credit_store.explain(engine, worst["institution_code"], lang="zh"))
+    return run
+
+
+def _model_stage(engine, as_of: date) -> None:
+    import pandas as pd
+
+    from .model import score_with_reasons, train_and_register
+
+    record, data = train_and_register(engine, end=pd.Timestamp(as_of))
+    overall = record.metadata["metrics"]["overall"]
+    click.echo(
+        f"  模型版本 model {record.version}: {data.panel.shape[0]:,} inspections, {len(data.spec.features)} features, "
+        f"calibration-slice ROC AUC {overall['roc_auc']:.3f}"
+    )
+    from models import load_model
+
+    model, _ = load_model(engine, record.version)
+    scored = score_with_reasons(engine, model, pd.Timestamp(as_of), n_reasons=2)
+    levels = scored["risk_level"].value_counts()
+    click.echo("  风险等级 risk levels: " + "  ".join(f"{level} {n}" for level, n in levels.items()))
+    click.echo("  优先级最高的机构 highest priority (probability × expected amount):")
+    for row in scored.head(5).itertuples(index=False):
+        click.echo(
+            f"    {row.institution_code}  p={row.probability:.2f}  ¥{row.expected_amount:,.0f}  {row.risk_level}"
+            f"  — {row.reasons}"
+        )
+
+
+def _serve(engine, url: str, port: int) -> None:
+    from .serve import demo_tokens, run_gunicorn
+
+    click.echo("  演示用户令牌 demo users' tokens (shown once):")
+    for token in demo_tokens(engine):
+        click.echo(f"    {token.role:<13} {token.name:<22} {token.secret}")
+    click.echo(f"  仪表盘 dashboard: http://127.0.0.1:{port}/   API docs: http://127.0.0.1:{port}/api/v1/docs")
+    click.echo("  按 Ctrl+C 停止 / press Ctrl+C to stop")
+    run_gunicorn(host="127.0.0.1", port=port, config={"DATABASE_URL": url})
 
 
 COMMANDS = [demo_command]

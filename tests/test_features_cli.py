@@ -1,0 +1,62 @@
+"""The store path, the `medcredit features` commands, and the catalogue in docs/features.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from click.testing import CliRunner
+
+from api.cli import cli
+from features import import_paths
+from features.build import build_features, catalogue_as_markdown, claim_leads
+from tests.factories import write_tables
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "features.md"
+
+
+def test_features_from_the_store_with_claims_in_parquet(sqlite_store, tmp_path):
+    import_paths([write_tables(tmp_path / "in")], engine=sqlite_store)
+    result = build_features("2024-06-01", engine=sqlite_store)
+    frame = result.frame
+    assert list(frame.index) == ["H44150200001", "H44150200002", "P44150200003", "P44152100004"]
+    assert frame.loc["H44150200001", "clm_claims_12m"] == 2 and frame.loc["H44150200001", "clm_fund_12m"] == 6150.0
+    assert frame.loc["P44152100004", "viol_n_12m"] == 1
+    missing = {m.family: m for m in result.missing_families}
+    assert "self_inspection" in missing and "no rows imported" in missing["self_inspection"].reason
+    assert "claim_items" in missing and "claims" not in missing
+    leads = claim_leads("2024-06-01", engine=sqlite_store)
+    assert leads[["claim_id", "rule"]].values.tolist() == [["C3", "long_supply"]]  # 30 days at a pharmacy
+    assert leads.loc[0, "known_from"] == pd.Timestamp("2024-03-01")
+
+
+def test_build_command_writes_the_features(sqlite_store, tmp_path, monkeypatch):
+    import_paths([write_tables(tmp_path / "in")], engine=sqlite_store)
+    monkeypatch.setenv("MEDCREDIT_DATABASE_URL", sqlite_store.url.render_as_string(hide_password=False))
+    out = tmp_path / "features.parquet"
+    result = CliRunner().invoke(cli, ["features", "build", "--as-of", "2024-06-01", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "4 家机构 institutions" in result.output and "未计算 missing — complaints" in result.output
+    written = pd.read_parquet(out)
+    assert len(written) == 4 and "clm_split_admission_rate_12m_pz" in written.columns
+
+
+def test_build_command_rejects_bad_options(sqlite_store, tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDCREDIT_DATABASE_URL", sqlite_store.url.render_as_string(hide_password=False))
+    runner = CliRunner()
+    bad_out = runner.invoke(cli, ["features", "build", "--as-of", "2024-06-01", "--out", str(tmp_path / "f.xlsx")])
+    assert bad_out.exit_code == 2 and "--out" in bad_out.output
+    bad_days = runner.invoke(cli, ["features", "build", "--as-of", "2024-06-01", "--readmit-days", "0"])
+    assert bad_days.exit_code == 2 and "readmit_days must be an integer from 1 to 90; got 0" in bad_days.output
+    bad_date = runner.invoke(cli, ["features", "build", "--as-of", "someday"])
+    assert bad_date.exit_code == 2 and "as_of must be a date" in bad_date.output
+
+
+def test_catalogue_command_and_docs_agree_with_the_code():
+    result = CliRunner().invoke(cli, ["features", "catalogue"])
+    assert result.exit_code == 0
+    assert result.output == catalogue_as_markdown()
+    text = DOCS.read_text(encoding="utf-8")
+    start, end = "<!-- catalogue:start -->\n", "<!-- catalogue:end -->"
+    documented = text[text.index(start) + len(start) : text.index(end)]
+    assert documented == catalogue_as_markdown(), "docs/features.md is stale: regenerate its catalogue section"

@@ -1,0 +1,95 @@
+"""Reasons: the model's own contributions, as sentences tied to the feature catalogue."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.dataset import infer_spec
+from models.reasons import CatalogueEntry, catalogue_entries, reason_sentences, top_reasons
+from models.synthetic import synthetic_panel
+from models.training import RiskModel, RiskModelConfig
+
+CATALOGUE = pd.DataFrame(
+    [
+        {
+            "name": "violations_12m",
+            "label_zh": "近12个月违规次数",
+            "label_en": "violations in the last 12 months",
+            "unit": "count",
+        },
+        {
+            "name": "amount_violations_12m",
+            "label_zh": "近12个月违规金额",
+            "label_en": "violation amount, 12 months",
+            "unit": "yuan",
+        },
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def model() -> RiskModel:
+    panel = synthetic_panel(2500, seed=8)
+    config = RiskModelConfig(n_estimators=60, amount_estimators=20, num_leaves=7, min_child_samples=20)
+    return RiskModel(config).fit(panel, infer_spec(panel, exclude=["conduct"]), catalogue=CATALOGUE)
+
+
+def test_contributions_add_up_to_the_raw_neutral_score(model):
+    frame = synthetic_panel(50, seed=9)
+    contributions = model.contributions(frame)
+    raw = model.classifier_.predict(model._prepare(frame, neutral=True), raw_score=True)
+    assert np.allclose(contributions.sum(axis=1), raw)
+
+
+def test_worst_institution_is_told_about_its_violations_in_both_languages(model):
+    frame = synthetic_panel(400, seed=10)
+    worst = frame.loc[[frame["violations_12m"].idxmax()]]
+    reasons = model.reasons(worst, top=3)
+    assert len(reasons) >= 1
+    first = reasons[reasons["feature"] == "violations_12m"].iloc[0]
+    assert first["reason_zh"].startswith("「近12个月违规次数」为")
+    assert "raises the risk" in first["reason_en"]
+    assert (reasons["contribution"] > 0).all()
+    assert list(reasons["rank"]) == list(range(1, len(reasons) + 1))
+
+
+def test_feature_missing_from_the_catalogue_is_named_by_its_column(model):
+    frame = synthetic_panel(300, seed=11)
+    reasons = model.reasons(frame, top=5)
+    uncatalogued = reasons[~reasons["feature"].isin(CATALOGUE["name"])]
+    assert not uncatalogued.empty
+    row = uncatalogued.iloc[0]
+    assert f"「{row['feature']}」" in row["reason_zh"]
+
+
+def test_inspection_conditions_are_never_a_reason(model):
+    reasons = model.reasons(synthetic_panel(200, seed=12), top=10)
+    assert not reasons["feature"].str.startswith(("inspection_kind__", "inspector__", "_")).any()
+
+
+def test_sentences_format_money_shares_and_missing_values():
+    money = CatalogueEntry("amount", "违规金额", "violation amount", "yuan")
+    zh, en = reason_sentences(money, 12345.6, 2000.0, 0.4)
+    assert zh == "「违规金额」为 12,346 元（一般机构为 2,000 元），推高了违规风险。"
+    assert en == "Violation amount is ¥12,346 (typical: ¥2,000), which raises the risk of a violation."
+    share = CatalogueEntry("share", "重复收费占比", "duplicate billing share", "share")
+    zh, _ = reason_sentences(share, float("nan"), 0.02, -0.1)
+    assert zh == "「重复收费占比」为 无记录（一般机构为 2.0%），降低了违规风险。"
+
+
+def test_catalogue_accepts_a_mapping_with_chinese_and_english_fields():
+    entries = catalogue_entries({"x": {"zh": "甲", "en": "alpha", "unit": "count"}})
+    assert entries["x"] == CatalogueEntry("x", "甲", "alpha", "count")
+
+
+def test_top_reasons_keeps_only_contributions_of_the_requested_sign():
+    contributions = pd.DataFrame({"a": [0.5, -0.2], "b": [-0.1, -0.3], "_baseline": [1.0, 1.0]})
+    values = pd.DataFrame({"a": [3.0, 0.0], "b": [1.0, 2.0]})
+    raises = top_reasons(contributions, values, top=2)
+    assert list(raises["feature"]) == ["a"]
+    lowers = top_reasons(contributions, values, top=1, direction="lowers")
+    assert list(lowers["feature"]) == ["b", "b"]
+    with pytest.raises(ValueError, match="direction must be one of"):
+        top_reasons(contributions, values, direction="up")
