@@ -71,11 +71,16 @@ def relation_sql(paths: list[Path], table: str) -> str:
     return f"read_parquet({_sql_list(paths)}, union_by_name=true)"
 
 
+def quiet_duckdb() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection that never draws its own progress bar (library code stays quiet)."""
+    return duckdb.connect(config={"enable_progress_bar": False})
+
+
 def connect(
     engine: Engine, root: Path | None = None, *, memory_limit: str | None = None, threads: int | None = None
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with views ``claims`` and ``claim_items`` over the manifest's files."""
-    con = duckdb.connect()
+    con = quiet_duckdb()
     if memory_limit:
         con.execute(f"SET memory_limit='{memory_limit}'")
     if threads:
@@ -171,7 +176,7 @@ def existing_hashes(
     if not paths or keys.empty:
         empty = {k: pd.Series(dtype=object) for k in key_cols}
         return pd.DataFrame({**empty, "_stored_hash": pd.Series(dtype=object)})
-    con = duckdb.connect()
+    con = quiet_duckdb()
     try:
         con.register("incoming", keys[key_cols])
         join = " AND ".join(f"s.{k} = i.{k}" for k in key_cols)
