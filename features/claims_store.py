@@ -73,7 +73,9 @@ def relation_sql(paths: list[Path], table: str) -> str:
 
 def quiet_duckdb() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection that never draws its own progress bar (library code stays quiet)."""
-    return duckdb.connect(config={"enable_progress_bar": False})
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def connect(
