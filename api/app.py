@@ -94,10 +94,11 @@ def _secret_key(directory: Path) -> str:
 
 
 def _register_snapshots(app: Flask, engine, ttl: float) -> None:
-    from .blueprints._ratings import load_latest_grades
+    from .blueprints._ratings import load_latest_grades, load_latest_risks
     from .store import institution_regions
 
     app.extensions["medcredit.snapshot.grades"] = Snapshot(lambda: load_latest_grades(engine), ttl)
+    app.extensions["medcredit.snapshot.risks"] = Snapshot(lambda: load_latest_risks(engine), ttl)
     app.extensions["medcredit.snapshot.regions"] = Snapshot(lambda: institution_regions(engine), ttl)
 
 

@@ -98,7 +98,13 @@ class InstitutionSummarySchema(ma.Schema):
     region_code = ma.fields.String(required=True)
     status = ma.fields.String(required=True)
     grade = ma.fields.String(allow_none=True, metadata={"description": "当前信用等级（如已评价）"})
-    risk_level = ma.fields.String(allow_none=True, metadata={"description": "模型风险等级（如已评分）"})
+    risk_level = ma.fields.String(
+        allow_none=True,
+        validate=validate.OneOf(RISK_LEVELS),
+        metadata={"description": "模型风险等级（如已评分）: low 低, medium 中, high 高, very_high 极高"},
+    )
+    risk_probability = ma.fields.Float(allow_none=True, metadata={"description": "模型估计的检查发现违规概率"})
+    risk_priority = ma.fields.Float(allow_none=True, metadata={"description": "优先级 = 概率 × 预期金额（元）"})
 
 
 class InstitutionPageSchema(PageSchema):
@@ -115,6 +121,38 @@ class CountsSchema(ma.Schema):
     staff_points = ma.fields.Integer(required=True)
 
 
+class RiskReasonSchema(ma.Schema):
+    feature = ma.fields.String(required=True, metadata={"description": "特征名"})
+    zh = ma.fields.String(required=True, metadata={"description": "原因（中文）"})
+    en = ma.fields.String(required=True, metadata={"description": "Reason in English"})
+    contribution = ma.fields.Float(required=True, metadata={"description": "对风险对数几率的贡献"})
+
+
+class RiskScoreSchema(ma.Schema):
+    batch_id = ma.fields.Integer(required=True)
+    model_version = ma.fields.String(required=True)
+    as_of = ma.fields.Date(required=True, metadata={"description": "特征截止日期"})
+    scored_at = UtcDateTime(required=True)
+    scored_by = ma.fields.String(required=True)
+    probability = ma.fields.Float(required=True)
+    expected_amount = ma.fields.Float(required=True, metadata={"description": "预期发现金额（元）"})
+    priority = ma.fields.Float(required=True)
+    risk_level = ma.fields.String(required=True, validate=validate.OneOf(RISK_LEVELS))
+    risk_level_zh = ma.fields.String(required=True)
+    risk_level_en = ma.fields.String(required=True)
+    reasons = ma.fields.List(ma.fields.Nested(RiskReasonSchema), required=True)
+
+
+class InstitutionRiskSchema(ma.Schema):
+    institution_code = ma.fields.String(required=True)
+    current = ma.fields.Nested(
+        RiskScoreSchema, required=True, allow_none=True, metadata={"description": "最新评分；未评分时为 null"}
+    )
+    history = ma.fields.List(
+        ma.fields.Nested(RiskScoreSchema), required=True, metadata={"description": "每次评分，最新在前"}
+    )
+
+
 ViolationSchema = contract_schema("violations", "Violation")
 InspectionSchema = contract_schema("inspections", "Inspection")
 
@@ -125,6 +163,12 @@ InstitutionDetailSchema = contract_schema(
         "counts": ma.fields.Nested(CountsSchema, required=True),
         "recent_violations": ma.fields.List(ma.fields.Nested(ViolationSchema), required=True),
         "recent_inspections": ma.fields.List(ma.fields.Nested(InspectionSchema), required=True),
+        "risk": ma.fields.Nested(
+            RiskScoreSchema,
+            required=True,
+            allow_none=True,
+            metadata={"description": "最新模型风险评分及原因；未评分时为 null"},
+        ),
     },
 )
 

@@ -34,6 +34,7 @@ from .draws import (
 )
 from .plan import PlanCapacityError, PlannedRound, PlanRules, YearlyPlan, build_yearly_plan
 from .policy import BUILTIN_POLICIES, CreditPolicy, PolicyError, builtin_policies, load_policy
+from .risk_store import RiskBatch, institution_scores, latest_scores, list_batches, score_and_store
 from .staff_points import NATIONAL_RULE, StaffPointRule, staff_cycles, staff_qualification
 from .targeting import TargetedSelection, TargetingRules, merge_visits, select_targeted
 from .workdays import add_working_days, overdue, publication_due
@@ -56,6 +57,7 @@ __all__ = [
     "PlannedRound",
     "PolicyError",
     "PoolRules",
+    "RiskBatch",
     "Seed",
     "StaffPointRule",
     "TargetedSelection",
@@ -78,7 +80,10 @@ __all__ = [
     "file_objection",
     "freeze_pool",
     "grade_changes",
+    "institution_scores",
     "latest_results",
+    "latest_scores",
+    "list_batches",
     "list_objections",
     "list_repairs",
     "list_runs",
@@ -90,6 +95,7 @@ __all__ = [
     "run_evaluation",
     "run_lines",
     "run_results",
+    "score_and_store",
     "score_history",
     "select_targeted",
     "staff_cycles",

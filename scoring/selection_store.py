@@ -71,6 +71,8 @@ __all__ = [
     "get_targeted_selection",
     "latest_credit_grades",
     "list_draws",
+    "list_plans",
+    "list_targeted_selections",
     "plan_year",
     "risk_weights",
     "save_plan",
@@ -939,6 +941,19 @@ def get_targeted_selection(engine: Engine, selection_id: int) -> StoredTargetedS
     )
 
 
+def list_targeted_selections(engine: Engine) -> pd.DataFrame:
+    """Every stored targeted selection, newest first: selection_id, as_of, budget, triggered,
+    selected_count, created_at, created_by (the picks and reasons: :func:`get_targeted_selection`)."""
+    columns = ["selection_id", "as_of", "budget", "triggered", "selected_count", "created_at", "created_by"]
+    query = sa.select(*(targeted_selections.c[c] for c in columns)).order_by(targeted_selections.c.selection_id.desc())
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    frame = pd.DataFrame([tuple(row) for row in rows], columns=columns)
+    frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[ns]")
+    frame["created_at"] = pd.to_datetime(frame["created_at"]).astype("datetime64[ns]")
+    return frame.astype({c: "Int64" for c in ("selection_id", "budget", "triggered", "selected_count")})
+
+
 def _rules_dict(rules: TargetingRules) -> dict[str, Any]:
     data = asdict(rules)
     return json.loads(json.dumps(data, default=list))
@@ -1076,6 +1091,43 @@ def get_plan(engine: Engine, plan_id: int) -> StoredPlan:
         .astype({"institution_code": "string", "month": "int64", "origins": "string", "items": "string"})
         .reset_index(drop=True),
     )
+
+
+def list_plans(engine: Engine) -> pd.DataFrame:
+    """Every stored yearly plan, newest first: plan_id, year, regions (``;``-joined, empty for the
+    whole city), draw_ids (``;``-joined), selection_ids (``;``-joined), visits, created_at,
+    created_by (months and visits themselves: :func:`get_plan`)."""
+    visits = (
+        sa.select(plan_visits.c.plan_id, sa.func.count().label("visits")).group_by(plan_visits.c.plan_id).subquery()
+    )
+    query = (
+        sa.select(
+            plans.c.plan_id, plans.c.year, plans.c.sources_json, plans.c.created_at, plans.c.created_by, visits.c.visits
+        )
+        .outerjoin(visits, visits.c.plan_id == plans.c.plan_id)
+        .order_by(plans.c.plan_id.desc())
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    records = []
+    for row in rows:
+        sources = json.loads(row.sources_json)
+        records.append(
+            {
+                "plan_id": row.plan_id,
+                "year": row.year,
+                "regions": ";".join(sources.get("regions") or []),
+                "draw_ids": ";".join(str(x) for x in sources.get("draw_ids", [])),
+                "selection_ids": ";".join(str(x) for x in sources.get("selection_ids", [])),
+                "visits": row.visits or 0,
+                "created_at": row.created_at,
+                "created_by": row.created_by,
+            }
+        )
+    columns = ["plan_id", "year", "regions", "draw_ids", "selection_ids", "visits", "created_at", "created_by"]
+    frame = pd.DataFrame(records, columns=columns)
+    frame["created_at"] = pd.to_datetime(frame["created_at"]).astype("datetime64[ns]")
+    return frame.astype({"plan_id": "Int64", "year": "Int64", "visits": "Int64"})
 
 
 # --------------------------------------------------------------------------- helpers

@@ -335,3 +335,27 @@ def test_a_frozen_draw_or_one_of_another_year_cannot_enter_a_plan(loaded_sqlite)
     with pytest.raises(ValueError, match="not in the plan year 2026"):
         ss.plan_year(loaded_sqlite, rules=PlanRules(year=2026), actor="李四", draw_ids=[frozen.draw_id])
     assert count(loaded_sqlite, "plans") == 0
+
+
+# --------------------------------------------------------------------------- lists
+
+
+def test_targeted_selections_and_plans_are_listed_newest_first(loaded):
+    assert ss.list_targeted_selections(loaded).empty and ss.list_plans(loaded).empty
+    first = ss.select_and_save_targeted(loaded, as_of=city.AS_OF, budget=12, grades=city.grades(), actor="李四")
+    second = ss.select_and_save_targeted(loaded, as_of=city.AS_OF, budget=14, grades=city.grades(), actor="王五")
+    selections = ss.list_targeted_selections(loaded)
+    assert selections["selection_id"].tolist() == [second.selection_id, first.selection_id]
+    assert selections["budget"].tolist() == [14, 12]
+    assert selections["selected_count"].tolist() == [len(second.selected), len(first.selected)] == [14, 12]
+    assert selections["created_by"].tolist() == ["王五", "李四"]
+    assert selections["as_of"].dtype == "datetime64[ns]" and (selections["as_of"] == pd.Timestamp(city.AS_OF)).all()
+
+    whole = ss.plan_year(loaded, rules=PlanRules(year=2025), actor="李四", selection_ids=[first.selection_id])
+    county = ss.plan_year(loaded, rules=PlanRules(year=2025), actor="李四", regions=[city.CITY])
+    plans = ss.list_plans(loaded).set_index("plan_id")
+    assert plans.index.tolist() == [county.plan_id, whole.plan_id]
+    assert plans.loc[whole.plan_id, "regions"] == "" and plans.loc[county.plan_id, "regions"] == city.CITY
+    assert plans.loc[whole.plan_id, "selection_ids"] == str(first.selection_id)
+    assert plans.loc[whole.plan_id, "visits"] == len(whole.visits)
+    assert plans.loc[county.plan_id, "visits"] == len(county.visits) < len(whole.visits)

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from werkzeug.exceptions import HTTPException
 
 from features.contract import CODE_LISTS
-from scoring import credit_store, selection_store
+from scoring import credit_store, risk_store, selection_store
 
 from .. import charts, store
 from ..auth import hash_token, principal_for_secret, requires
@@ -156,19 +156,23 @@ def _grade_charts(engine, regions, counties: list[str], kinds: list[str]) -> dic
         out["grades_by_kind"] = grade_series("kind", kinds, lambda k: label("kind", k), t("grades_by_kind"))
         out["grade_trend"] = _grade_trend(engine, regions)
     if risks:
-        series = [
-            charts.Series(
-                level,
-                [
-                    sum(1 for r in rows if r["region_code"] == c and risks.get(r["institution_code"]) == level)
-                    for c in counties
-                ],
-                charts.RISK_COLOURS[level],
-            )
-            for level in RISK_LEVELS
-        ]
-        out["risk_by_county"] = charts.stacked_bars(counties, series, title=t("risk_by_county"))
+        out["risk_by_county"] = _risk_chart(rows, risks, "region_code", counties, str, t("risk_by_county"))
+        out["risk_by_kind"] = _risk_chart(rows, risks, "kind", kinds, lambda k: label("kind", k), t("risk_by_kind"))
     return out
+
+
+def _risk_chart(rows: list[dict], risks: dict[str, str], key: str, groups: list[str], label_of, title: str):
+    """Institutions per risk level (stacked, 低 → 极高) for each group of ``key`` (county or kind)."""
+    counts: dict[tuple[str, str], int] = {}
+    for row in rows:
+        level = risks.get(row["institution_code"])
+        if level is not None:
+            counts[(row[key], level)] = counts.get((row[key], level), 0) + 1
+    series = [
+        charts.Series(t("risk_" + level), [counts.get((g, level), 0) for g in groups], charts.RISK_COLOURS[level])
+        for level in RISK_LEVELS
+    ]
+    return charts.stacked_bars([label_of(g) for g in groups], series, title=title)
 
 
 def _grade_trend(engine, regions, last: int = 8) -> charts.Markup:
@@ -233,7 +237,16 @@ def institution(code: str):
     violations = store.recent_rows(engine, "violations", code, order_by="found_date")
     inspections = store.recent_rows(engine, "inspections", code, order_by="start_date")
     history = records(credit_store.score_history(engine, code))
-    credit = lines = chart = None
+    risks = records(risk_store.institution_scores(engine, code))
+    credit = lines = chart = risk_chart = None
+    if len(risks) > 1:
+        oldest_first = risks[::-1]
+        risk_chart = charts.line_chart(
+            [f"{r['as_of']:%Y-%m-%d}" for r in oldest_first],
+            [charts.Series(t("risk_probability"), [r["probability"] for r in oldest_first], charts.PALETTE[3])],
+            title=t("risk_history"),
+            percent=True,
+        )
     if history:
         credit = history[-1]
         lines = records(credit_store.run_lines(engine, credit["run_id"], code))
@@ -251,6 +264,8 @@ def institution(code: str):
         lines=lines,
         history=history,
         history_chart=chart,
+        risk=risks[0] if risks else None,
+        risk_chart=risk_chart,
         can_object=current_principal().can("objections:write"),
         pending_lines={o["line_id"] for o in objections_api.objection_rows(code) if o["status"] == "pending"},
     )

@@ -47,6 +47,16 @@ class TargetedSchema(ma.Schema):
     reasons = Rows
 
 
+class TargetedSummarySchema(ma.Schema):
+    selection_id = ma.fields.Integer(required=True)
+    as_of = ma.fields.Date(required=True)
+    budget = ma.fields.Integer(required=True)
+    triggered = ma.fields.Integer(required=True, metadata={"description": "因线索必检的机构数"})
+    selected_count = ma.fields.Integer(required=True)
+    created_at = UtcDateTime(required=True)
+    created_by = ma.fields.String(required=True)
+
+
 class PlanCreateSchema(ma.Schema):
     year = ma.fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
     visits_per_inspector_per_month = ma.fields.Integer(load_default=4, validate=validate.Range(min=1, max=100))
@@ -70,6 +80,19 @@ class PlanSchema(ma.Schema):
     created_by = ma.fields.String(required=True)
     months = Rows
     visits = Rows
+
+
+class PlanSummarySchema(ma.Schema):
+    plan_id = ma.fields.Integer(required=True)
+    year = ma.fields.Integer(required=True)
+    regions = ma.fields.List(
+        ma.fields.String(), required=True, allow_none=True, metadata={"description": "计划的区县；null：全市"}
+    )
+    draw_ids = ma.fields.List(ma.fields.String(), required=True)
+    selection_ids = ma.fields.List(ma.fields.Integer(), required=True)
+    visits = ma.fields.Integer(required=True)
+    created_at = UtcDateTime(required=True)
+    created_by = ma.fields.String(required=True)
 
 
 class ViolationInSchema(ma.Schema):
@@ -150,6 +173,15 @@ def create_targeted(body: dict):
     return _targeted(stored)
 
 
+@blp.route("/selections/targeted", methods=["GET"])
+@requires("selections:read")
+@blp.response(200, TargetedSummarySchema(many=True))
+def list_targeted():
+    """Stored targeted selections, newest first, without their picks (city-wide: all-region tokens)."""
+    require_all_regions("The list of stored targeted selections")
+    return records(selection_store.list_targeted_selections(current_engine()))
+
+
 @blp.route("/selections/<int(max=2147483647):selection_id>", methods=["GET"])
 @requires("selections:read")
 @blp.response(200, TargetedSchema)
@@ -191,6 +223,28 @@ def create_plan(body: dict):
     )
     note_audit(plan_id=stored.plan_id)
     return _plan(stored)
+
+
+def _split(text: str) -> list[str]:
+    return [part for part in text.split(";") if part]
+
+
+@blp.route("/plans", methods=["GET"])
+@requires("plans:read")
+@blp.response(200, PlanSummarySchema(many=True))
+def list_plans():
+    """Stored yearly plans, newest first: year, regions, sources and visit count (city-wide:
+    all-region tokens)."""
+    require_all_regions("The list of stored plans")
+    return [
+        {
+            **row,
+            "regions": _split(row["regions"]) or None,
+            "draw_ids": _split(row["draw_ids"]),
+            "selection_ids": [int(x) for x in _split(row["selection_ids"])],
+        }
+        for row in records(selection_store.list_plans(current_engine()))
+    ]
 
 
 @blp.route("/plans/<int(max=2147483647):plan_id>", methods=["GET"])

@@ -106,7 +106,7 @@ def _credit_stage(engine, as_of: date):
 def _model_stage(engine, as_of: date) -> None:
     import pandas as pd
 
-    from .model import score_with_reasons, train_and_register
+    from .model import train_and_register
 
     record, data = train_and_register(engine, end=pd.Timestamp(as_of))
     overall = record.metadata["metrics"]["overall"]
@@ -114,17 +114,20 @@ def _model_stage(engine, as_of: date) -> None:
         f"  模型版本 model {record.version}: {data.panel.shape[0]:,} inspections, {len(data.spec.features)} features, "
         f"calibration-slice ROC AUC {overall['roc_auc']:.3f}"
     )
-    from models import load_model
+    from scoring.risk_store import RISK_LEVEL_ZH, latest_scores, score_and_store
 
-    model, _ = load_model(engine, record.version)
-    scored = score_with_reasons(engine, model, pd.Timestamp(as_of), n_reasons=2)
-    levels = scored["risk_level"].value_counts()
-    click.echo("  风险等级 risk levels: " + "  ".join(f"{level} {n}" for level, n in levels.items()))
+    batch = score_and_store(engine, as_of=pd.Timestamp(as_of), version=record.version, n_reasons=2, actor="demo")
+    click.echo(
+        f"  风险评分批次 risk scores #{batch.batch_id}: "
+        + "  ".join(f"{RISK_LEVEL_ZH[level]} {n}" for level, n in batch.levels.items())
+    )
+    scored = latest_scores(engine).sort_values("priority", ascending=False, kind="stable")
     click.echo("  优先级最高的机构 highest priority (probability × expected amount):")
     for row in scored.head(5).itertuples(index=False):
+        reasons = "；".join(reason["zh"] for reason in row.reasons)
         click.echo(
-            f"    {row.institution_code}  p={row.probability:.2f}  ¥{row.expected_amount:,.0f}  {row.risk_level}"
-            f"  — {row.reasons}"
+            f"    {row.institution_code}  p={row.probability:.2f}  ¥{row.expected_amount:,.0f}  "
+            f"{RISK_LEVEL_ZH[row.risk_level]}  — {reasons}"
         )
 
 

@@ -22,7 +22,9 @@ def _write(frame, out: Path) -> None:
     elif out.suffix == ".csv":
         frame.to_csv(out, encoding="utf-8-sig")
     else:
-        raise click.BadParameter(f"--out must end in one of {list(_OUTPUT_FORMATS)}; got {out.name!r}", param_hint="--out")
+        raise click.BadParameter(
+            f"--out must end in one of {list(_OUTPUT_FORMATS)}; got {out.name!r}", param_hint="--out"
+        )
 
 
 @click.group("features")
@@ -31,13 +33,23 @@ def features_group() -> None:
 
 
 @features_group.command("build")
-@click.option("--as-of", "as_of", required=True, help="Date the features are as of (YYYY-MM-DD); uses events before it.")
+@click.option(
+    "--as-of", "as_of", required=True, help="Date the features are as of (YYYY-MM-DD); uses events before it."
+)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the features (.parquet or .csv).")
-@click.option("--engine", "engine_kind", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
-              help="Engine for the claim rules.")  # fmt: skip
+@click.option(
+    "--engine",
+    "engine_kind",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="Engine for the claim rules.",
+)
 @click.option("--readmit-days", type=int, default=15, show_default=True, help="Split admission: readmission window.")
 @click.option("--memory-limit", help="DuckDB memory limit for the claims, e.g. 4GB (spills to disk beyond it).")
-@click.option("--database-url", envvar="MEDCREDIT_DATABASE_URL", help="SQLAlchemy URL (default: SQLite in the data dir).")
+@click.option(
+    "--database-url", envvar="MEDCREDIT_DATABASE_URL", help="SQLAlchemy URL (default: SQLite in the data dir)."
+)
 def build_command(
     as_of: str,
     out: Path | None,

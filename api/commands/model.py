@@ -24,6 +24,7 @@ from models.registry import (
 )
 from models.report import write_backtest_report
 from models.training import RiskModel, RiskModelConfig
+from scoring.risk_store import RISK_LEVEL_ZH, score_and_store
 
 from ..terminal import progress_bar
 
@@ -234,9 +235,24 @@ def card_command(version: str | None, out_path: Path | None, database_url: str |
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write every institution's score and reasons to this CSV.",
 )
+@click.option(
+    "--store",
+    "store_scores",
+    is_flag=True,
+    help="Also store the scores and reasons as one batch (shown by the API and dashboard).",
+)
+@click.option("--actor", default="medcredit-cli", show_default=True, help="Who stores the scores (with --store).")
 @_DATABASE
 def score_command(
-    as_of, version: str | None, top: int, n_reasons: int, lang: str, csv_path: Path | None, database_url: str | None
+    as_of,
+    version: str | None,
+    top: int,
+    n_reasons: int,
+    lang: str,
+    csv_path: Path | None,
+    store_scores: bool,
+    actor: str,
+    database_url: str | None,
 ):
     """Rate every institution: probability, expected amount, priority, risk level and reasons."""
     engine = open_store(database_url)
@@ -246,6 +262,16 @@ def score_command(
         click.echo(str(error), err=True)
         sys.exit(2)
     when = pd.Timestamp(as_of or date.today())
+    if store_scores:
+        try:
+            batch = score_and_store(engine, as_of=when, version=record.version, n_reasons=n_reasons, actor=actor)
+        except ValueError as error:
+            click.echo(f"评分未保存 / scores not stored: {error}", err=True)
+            sys.exit(2)
+        levels = ", ".join(f"{RISK_LEVEL_ZH[k]} {v}" for k, v in batch.levels.items())
+        click.echo(
+            f"已保存评分批次 stored batch #{batch.batch_id}: {batch.institutions} 家机构 institutions ({levels})"
+        )
     scored = score_with_reasons(engine, model, when, n_reasons=n_reasons, lang=lang)
     if csv_path:
         scored.to_csv(csv_path, index=False, encoding="utf-8-sig")
