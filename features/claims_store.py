@@ -74,7 +74,10 @@ def relation_sql(paths: list[Path], table: str) -> str:
 def quiet_duckdb() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection that never draws its own progress bar (library code stays quiet)."""
     con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.Error:  # inside a Jupyter kernel DuckDB refuses the setting; its bar is a widget there
+        pass
     return con
 
 

@@ -2,6 +2,7 @@
 
 from .bundle import BUNDLE_FORMAT, BundleError
 from .card import model_card
+from .conduct import SIZE_PREFIX, conduct_catalogue, conduct_features, conduct_monotone, is_size_control
 from .dataset import (
     PanelSpec,
     TrainingData,
@@ -17,6 +18,7 @@ from .training import RiskBands, RiskModel, RiskModelConfig
 
 __all__ = [
     "BUNDLE_FORMAT",
+    "SIZE_PREFIX",
     "BacktestResult",
     "BundleError",
     "ModelRecord",
@@ -27,8 +29,12 @@ __all__ = [
     "TrainingData",
     "UnknownModelVersion",
     "build_training_panel",
+    "conduct_catalogue",
+    "conduct_features",
+    "conduct_monotone",
     "get_model_record",
     "inspection_outcomes",
+    "is_size_control",
     "list_model_versions",
     "load_model",
     "model_card",

@@ -32,6 +32,7 @@ __all__ = [
     "KIND_PREFIX",
     "PanelSpec",
     "TrainingData",
+    "attach_violation_records",
     "build_training_panel",
     "infer_spec",
     "inspection_outcomes",
@@ -60,7 +61,7 @@ _KEY_COLUMNS = (
     "inclusion_probability",
     "inspection_kind",
 )
-_LABEL_COLUMNS = ("found_violation", "amount_found")
+_LABEL_COLUMNS = ("found_violation", "amount_found", "violation_records")
 # Prior weight (in inspections) that shrinks an inspector's detection record towards the average.
 INSPECTOR_PRIOR_INSPECTIONS = 20.0
 
@@ -150,15 +151,47 @@ def inspection_outcomes(inspections: pd.DataFrame) -> pd.DataFrame:
 
 
 def institution_outcomes(outcomes: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    """Per institution inspected in ``[start, end)``: any violation found, total amount, inspections."""
+    """Per institution inspected in ``[start, end)``: any violation found, total amount, inspections, records.
+
+    ``violation_records`` counts the violation records those inspections produced (the outcomes'
+    ``violation_records`` column, see :func:`attach_violation_records`); without it, each inspection
+    that found a violation counts as one record.
+    """
     window = outcomes[(outcomes["start_date"] >= start) & (outcomes["start_date"] < end)]
-    grouped = window.groupby("institution_code").agg(
-        violating=("found_violation", "max"),
-        amount=("amount_found", "sum"),
-        inspections=("inspection_id", "size"),
+    if "violation_records" in window.columns:
+        records = window["violation_records"].astype("float64").fillna(0.0)
+    else:
+        records = window["found_violation"].astype("float64")
+    grouped = (
+        window.assign(_records=records.where(window["found_violation"], 0.0))
+        .groupby("institution_code")
+        .agg(
+            violating=("found_violation", "max"),
+            amount=("amount_found", "sum"),
+            inspections=("inspection_id", "size"),
+            violation_records=("_records", "sum"),
+        )
     )
     grouped["violating"] = grouped["violating"].astype(bool)
     return grouped
+
+
+def attach_violation_records(outcomes: pd.DataFrame, violations: pd.DataFrame | None) -> pd.DataFrame:
+    """``outcomes`` with ``violation_records``: the violation records (not overturned) each inspection produced.
+
+    An inspection that found a violation but has no linked record counts as one record (the finding
+    itself), so the count never says less than the inspection does.
+    """
+    found = outcomes["found_violation"].astype(bool)
+    counts = np.zeros(len(outcomes))
+    if violations is not None and "inspection_id" in violations.columns:
+        kept = violations
+        if "status" in violations.columns:
+            kept = violations[violations["status"].astype(object) != "overturned"]
+        per_inspection = kept.dropna(subset=["inspection_id"]).groupby("inspection_id").size()
+        counts = outcomes["inspection_id"].map(per_inspection).astype("float64").fillna(0.0).to_numpy()
+    records = np.where(found, np.maximum(counts, 1.0), 0.0)
+    return outcomes.assign(violation_records=records)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -292,6 +325,19 @@ def _institutions(engine, tables: Mapping[str, pd.DataFrame] | None) -> pd.DataF
     return tables["institutions"] if tables and "institutions" in tables else load_table(engine, "institutions")
 
 
+def _violations(engine, tables: Mapping[str, pd.DataFrame] | None) -> pd.DataFrame | None:
+    """The violations table, or None where there is none to read."""
+    from features.storage import load_table
+
+    if tables is not None:
+        return tables.get("violations")
+    try:
+        return load_table(engine, "violations", columns=["inspection_id", "status"])
+    except (KeyError, ValueError) as error:
+        log.info("no violation records to count (%s); counting inspections that found one", error)
+        return None
+
+
 def training_data_from_store(
     engine=None,
     *,
@@ -299,26 +345,34 @@ def training_data_from_store(
     start: pd.Timestamp | None = None,
     end: pd.Timestamp | None = None,
     exclude: Sequence[str] = (),
+    conduct: bool = True,
     progress: Callable[[str, int, int], None] | None = None,
     **feature_options,
 ) -> TrainingData:
     """Training rows from the store (or contract ``tables``) with ``features.build`` point-in-time features.
 
-    ``exclude`` names feature columns to leave out; ``feature_options`` go to
-    ``features.build.build_feature_panel`` (e.g. ``readmit_days``).
+    ``conduct`` (default) re-expresses the catalogue's raw volumes as conduct rates with one size
+    control (:func:`models.conduct.conduct_features`); score with :func:`snapshot_from_store` and the
+    same setting. ``exclude`` names feature columns to leave out; ``feature_options`` go to
+    ``features.build.build_feature_panel`` (e.g. ``readmit_days``). The outcomes carry
+    ``violation_records`` (records per inspection) when the violations table is available.
     """
     from features.build import build_feature_panel
     from features.storage import load_table
 
+    from .conduct import conduct_catalogue, conduct_features
+
     inspections = tables["inspections"] if tables and "inspections" in tables else load_table(engine, "inspections")
     institutions = _institutions(engine, tables)
-    outcomes = inspection_outcomes(inspections)
+    outcomes = attach_violation_records(inspection_outcomes(inspections), _violations(engine, tables))
     built: dict[str, object] = {}
 
     def feature_rows(pairs: pd.DataFrame) -> pd.DataFrame:
         result = build_feature_panel(pairs, engine=engine, tables=tables, progress=progress, **feature_options)
-        built["catalogue"], built["missing"] = result.catalogue, result.missing_families
-        return result.frame.reset_index()
+        catalogue = conduct_catalogue(result.catalogue) if conduct else result.catalogue
+        built["catalogue"], built["missing"] = catalogue, result.missing_families
+        frame = result.frame.reset_index()
+        return conduct_features(frame, keep=AUDIT_COLUMNS) if conduct else frame
 
     panel = build_training_panel(outcomes, feature_rows, institutions=institutions, start=start, end=end)
     spec = infer_spec(panel, exclude=exclude)
@@ -330,10 +384,16 @@ def snapshot_from_store(
     as_of: pd.Timestamp | str | None = None,
     *,
     tables: Mapping[str, pd.DataFrame] | None = None,
+    conduct: bool = True,
     **feature_options,
 ) -> pd.DataFrame:
-    """Features of every institution active at ``as_of`` (one row each), with ``as_of`` and audit columns."""
+    """Features of every institution active at ``as_of`` (one row each), with ``as_of`` and audit columns.
+
+    ``conduct`` must match the setting the model was trained with (:func:`training_data_from_store`).
+    """
     from features.build import build_features
+
+    from .conduct import conduct_features
 
     if as_of is None:
         raise ValueError("as_of must be a date such as '2025-01-01'; got None")
@@ -343,4 +403,4 @@ def snapshot_from_store(
     institutions = _institutions(engine, tables)
     if "region_code" in institutions.columns and "region_code" not in frame.columns:
         frame = frame.merge(institutions[["institution_code", "region_code"]], on="institution_code", how="left")
-    return frame
+    return conduct_features(frame, keep=AUDIT_COLUMNS) if conduct else frame

@@ -9,7 +9,7 @@ The stages of one fold:
 3. measure, on the inspections of t+1: ROC AUC, PR AUC, Brier score and calibration error, both per
    inspection (with its real kind and inspectors) and per institution (any violation in the year);
 4. measure what inspectors care about: at budgets of 5, 10 and 20 % of institutions, the share of
-   violating institutions and of violation amount that (a) random choice, (b) credit-grade order,
+   violating institutions, of violation records and of violation amount that (a) random choice, (b) credit-grade order,
    (c) model probability and (d) probability × amount would have found, and the lift over random;
 5. estimate the year's prevalence from random inspections alone, weighted by inclusion probability.
 
@@ -95,7 +95,10 @@ class BacktestResult:
             for strategy in ("probability", "priority"):
                 if (strategy, 0.10) in budget.index:
                     row[f"lift10_{strategy}"] = budget.loc[(strategy, 0.10), "lift_violating"]
+                    row[f"lift10_{strategy}_records"] = budget.loc[(strategy, 0.10), "lift_records"]
                     row[f"lift10_{strategy}_amount"] = budget.loc[(strategy, 0.10), "lift_amount"]
+            if ("random", 0.10) in budget.index:
+                row["lift10_best_possible_violating"] = budget.loc[("random", 0.10), "best_possible_lift_violating"]
             row["grade_rates_increasing"] = _strictly_increasing(fold.by_grade)
             rows.append(row)
         return pd.DataFrame(rows)
@@ -154,21 +157,28 @@ def _budget_table(scored: pd.DataFrame, budgets: Sequence[float], truth_column: 
         if column is not None and (column not in scored.columns or scored[column].isna().all()):
             continue
         score = np.zeros(len(scored)) if column is None else scored[column].fillna(scored[column].median())
+        records = scored["violation_records"] if "violation_records" in scored.columns else scored["violating"]
         for budget in budgets:
             capture = metrics.capture_at_budget(
                 score, scored["violating"], budget_fraction=budget, amount=scored["amount"]
             )
+            share_records = metrics.share_at_budget(score, records, budget_fraction=budget)
             # Random choice of the same number of institutions finds, on average, this share.
             random_share = capture.inspected / len(scored)
+            best = metrics.best_share_at_budget(scored["violating"].astype("float64"), budget_fraction=budget)
             row = {
                 "strategy": strategy,
                 "budget": budget,
                 "inspected": capture.inspected,
                 "share_violating": capture.violations_share,
+                "share_records": share_records,
                 "share_amount": capture.amount_share,
                 "lift_violating": metrics.capture_lift(capture.violations_share, random_share),
+                "lift_records": metrics.capture_lift(share_records, random_share),
                 "lift_amount": metrics.capture_lift(capture.amount_share, random_share),
-                "best_possible_share": min(1.0, capture.inspected / max(1, scored["violating"].sum())),
+                "best_possible_share": best,
+                # The arithmetic bound on lift by violating institutions: budget / violating over budget / n.
+                "best_possible_lift_violating": metrics.capture_lift(best, random_share) if random_share else np.nan,
             }
             if truth_column:
                 true = metrics.capture_at_budget(
@@ -245,6 +255,7 @@ def _fold(
     scored["violating"] = scored["violating"].astype("boolean").fillna(False).astype(bool)
     scored["amount"] = scored["amount"].fillna(0.0)
     scored["inspections"] = scored["inspections"].fillna(0).astype("int64")
+    scored["violation_records"] = scored["violation_records"].fillna(0.0)
     if grades is not None:
         grade = grades(start)
         scored["grade"] = scored[spec.entity].map(grade)

@@ -37,6 +37,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 __all__ = [
     "BudgetCapture",
     "DaysEarlier",
+    "best_share_at_budget",
     "brier_score",
     "calibration_table",
     "capture_at_budget",
@@ -49,6 +50,7 @@ __all__ = [
     "prevalence_hajek",
     "prevalence_horvitz_thompson",
     "roc_auc",
+    "share_at_budget",
 ]
 
 ArrayLike = Sequence[float] | np.ndarray | pd.Series
@@ -258,6 +260,45 @@ def capture_at_budget(
         amount_total = amounts.sum()
         amount_share = float(chosen @ amounts / amount_total) if amount_total > 0 else math.nan
     return BudgetCapture(inspected=budget, violations_share=violations_share, amount_share=amount_share)
+
+
+def share_at_budget(score: Any, weight: Any, *, budget_fraction: float, ties: str = "expected") -> float:
+    """Share of the total ``weight`` (violation records, yuan, ...) in the top ``budget_fraction`` by score.
+
+    The same budget and tie rule as :func:`capture_at_budget`: ``floor(budget_fraction × n)`` units,
+    ties at the cut counted by their chance of being picked, so a constant score finds, on average,
+    ``budget / n`` of the total — what random choice finds. NaN when the total weight is 0.
+    """
+    if (
+        isinstance(budget_fraction, bool)
+        or not isinstance(budget_fraction, int | float)
+        or not 0 <= budget_fraction <= 1
+    ):
+        raise ValueError(f"budget_fraction must be a number in [0, 1]; got {budget_fraction!r}")
+    _check_ties(ties)
+    scores, weights = _as_float("score", score), _as_float("weight", weight)
+    _same_length(score=scores, weight=weights)
+    if np.any(weights < 0):
+        raise ValueError(f"weight must be non-negative; got {int((weights < 0).sum())} negative values")
+    total = weights.sum()
+    if total <= 0:
+        return math.nan
+    budget = math.floor(round(budget_fraction * len(scores), 9))
+    return float(_selection_weights(scores, budget, ties) @ weights / total)
+
+
+def best_share_at_budget(weight: Any, *, budget_fraction: float) -> float:
+    """The largest share of the total ``weight`` any ranking can find in ``floor(budget_fraction × n)`` units.
+
+    For a 0/1 weight (violating or not) this is ``min(1, budget / violating)``: with half the units
+    violating, a 10 % budget finds at most 20 % of them, a lift of 2.0 whatever the model.
+    """
+    weights = _as_float("weight", weight)
+    total = weights.sum()
+    if total <= 0:
+        return math.nan
+    budget = math.floor(round(budget_fraction * len(weights), 9))
+    return float(np.sort(weights)[::-1][:budget].sum() / total)
 
 
 @dataclass(frozen=True)

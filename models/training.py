@@ -29,6 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import metrics
 from .calibration import CALIBRATION_METHODS, ProbabilityCalibrator
+from .conduct import conduct_monotone, is_size_control
 from .dataset import PanelSpec
 from .reasons import catalogue_entries, top_reasons
 from .scorecard import BinnedScorecard
@@ -70,7 +71,9 @@ class RiskModelConfig:
 
     ``calibration_share`` is the later share of the training inspections (by date) held back to
     calibrate the classifier; ``neutral_kind`` the inspection kind every institution is scored for.
-    ``monotone`` maps feature names to +1 (more means riskier) or -1, enforced in the trees.
+    ``monotone`` maps feature names to +1 (more means riskier) or -1, enforced in the trees;
+    ``conduct_monotone`` adds the domain's directions for conduct features
+    (:func:`models.conduct.conduct_monotone`) under any explicit ``monotone`` entry.
     """
 
     n_estimators: int = 300
@@ -86,6 +89,7 @@ class RiskModelConfig:
     neutral_kind: str = "random"
     bands: RiskBands = field(default_factory=RiskBands)
     monotone: Mapping[str, int] = field(default_factory=dict)
+    conduct_monotone: bool = True
     baseline_bins: int = 5
     baseline_features: int = 15
     seed: int = 0
@@ -207,8 +211,14 @@ class RiskModel(BaseEstimator):
             )
         return neutral
 
+    def monotone_directions(self, columns: Sequence[str]) -> dict[str, int]:
+        """The monotone direction enforced on each column (0: free)."""
+        directions = conduct_monotone(columns) if self.config.conduct_monotone else {}
+        directions.update(self.config.monotone)
+        return {c: int(directions.get(c, 0)) for c in columns}
+
     def _classifier(self, columns: Sequence[str]) -> lgb.LGBMClassifier:
-        monotone = [int(self.config.monotone.get(c, 0)) for c in columns]
+        monotone = list(self.monotone_directions(columns).values())
         return lgb.LGBMClassifier(**self._booster_params(), monotone_constraints=monotone)
 
     def _booster_params(self) -> dict[str, Any]:
@@ -342,6 +352,8 @@ class RiskModel(BaseEstimator):
 
         Nuisance columns are fixed at their neutral values, so their contributions are the same for
         everyone; they are summed into ``_inspection_conditions`` with the bias in ``_baseline``.
+        Size controls (``size__*``) are summed into ``_size_control``: they are fitted so that rates
+        on few claims are read with care, but size is not conduct and is never given as a reason.
         """
         check_is_fitted(self, "classifier_")
         X = self._prepare(frame, neutral=True)
@@ -349,8 +361,10 @@ class RiskModel(BaseEstimator):
         columns = [*X.columns, "_baseline"]
         contrib = pd.DataFrame(values, index=frame.index, columns=columns)
         nuisance = list(self.spec_.nuisance)
+        size = [c for c in self.spec_.features if is_size_control(c)]
         contrib["_inspection_conditions"] = contrib[nuisance].sum(axis=1) if nuisance else 0.0
-        return contrib.drop(columns=nuisance)
+        contrib["_size_control"] = contrib[size].sum(axis=1) if size else 0.0
+        return contrib.drop(columns=[*nuisance, *size])
 
     def reasons(self, frame: pd.DataFrame, *, top: int = 3, direction: str = "raises") -> pd.DataFrame:
         """Each row's ``top`` reasons as sentences in Chinese and English (see :mod:`models.reasons`)."""
@@ -367,8 +381,8 @@ class RiskModel(BaseEstimator):
         )
 
     def feature_values(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The feature values as the model sees them (for reasons and reports)."""
-        return self._prepare(frame, neutral=True)[list(self.spec_.features)]
+        """The feature values as the model sees them (for reasons and reports); size controls left out."""
+        return self._prepare(frame, neutral=True)[[c for c in self.spec_.features if not is_size_control(c)]]
 
     # ----------------------------------------------------------------------------------- metrics
     def _slice_metrics(self, rows: pd.DataFrame, X: pd.DataFrame, y: np.ndarray) -> dict[str, Any]:

@@ -54,12 +54,16 @@ def data(city):
 def test_training_rows_are_inspections_with_point_in_time_features(city, data):
     assert len(data.panel) == len(data.outcomes)
     assert data.panel["as_of"].equals(data.panel["start_date"])
-    assert {"viol_n_12m", "inspector__detection", "inspection_kind__random"} <= set(data.panel.columns)
-    assert "viol_n_12m" in data.spec.features
+    assert {"viol_per_year_12m", "inspector__detection", "inspection_kind__random"} <= set(data.panel.columns)
+    assert "viol_per_year_12m" in data.spec.features
     assert {"kind", "ownership"} & set(data.spec.features) == set()
+    # Conduct, not size: raw volumes and identity are not inputs; one size control is.
+    volumes = {"clm_claims_12m", "clm_fund_12m", "beds", "staff_count", "level", "viol_n_12m", "viol_amount_12m"}
+    assert volumes & set(data.spec.features) == set()
+    assert [c for c in data.spec.features if c.startswith("size__")] == ["size__log_claims_12m"]
     # An institution's first inspection in the data knows no earlier violation found by an inspection of it.
     first = data.panel.sort_values("as_of").groupby("institution_code").head(1)
-    assert (first.loc[first["as_of"] == first["as_of"].min(), "viol_n_ever"].fillna(0) == 0).all()
+    assert (first.loc[first["as_of"] == first["as_of"].min(), "viol_per_year_ever"].fillna(0) == 0).all()
 
 
 def test_future_inspection_outcome_does_not_change_earlier_rows(city, data):
@@ -98,6 +102,10 @@ def test_backtest_writes_a_report_with_plots(city, data, tmp_path):
     grade_rows = fold.budgets[fold.budgets["strategy"] == "grade"]
     assert grade_rows["lift_violating"].round(6).tolist() == [1.0, 1.0, 1.0]
     assert "share_true_amount" in fold.budgets.columns
+    # Violation records: random finds the budget share of them too; no ranking beats the arithmetic bound.
+    assert (random_rows["lift_records"].round(6) == 1.0).all()
+    assert (fold.budgets["share_violating"] <= fold.budgets["best_possible_share"] + 1e-9).all()
+    assert (fold.scores["violation_records"] >= fold.scores["violating"].astype(float)).all()
     report = write_backtest_report(result, tmp_path / "run")
     text = report.read_text(encoding="utf-8")
     assert "## 总览 Summary" in text and "![ROC](roc.png)" in text
@@ -115,6 +123,9 @@ def test_model_scores_every_active_institution_with_reasons(city, data):
     assert set(scored["risk_level"]) <= {"低", "中", "高", "极高"}
     reasons = model.reasons(snapshot.head(20), top=2)
     assert reasons["reason_zh"].str.contains("推高了违规风险").all()
+    # Reasons are conduct: never the size control, never a raw volume.
+    assert not reasons["feature"].str.startswith("size__").any()
+    assert not reasons["feature"].isin(["clm_claims_12m", "clm_fund_12m", "beds", "staff_count"]).any()
 
 
 def test_commands_train_score_card_and_backtest(city, tmp_path):
