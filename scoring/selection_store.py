@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -766,6 +767,56 @@ def _require_frozen(row: sa.Row) -> None:
 # --------------------------------------------------------------------------- targeted selections
 
 
+# Smart-audit signals (domain §5) that make an institution a mandatory target: feature -> (threshold, check
+# item). Rates are compared with the peer group (kind × level) as robust z-scores, so a value above 3 is
+# far outside what comparable institutions do; settlements after death and reused drug trace codes are
+# leads whenever they occur. Smart-audit hits are leads, not verdicts: the visit checks them.
+SMART_AUDIT_SIGNALS: dict[str, tuple[float, str]] = {
+    "clm_deceased_settlement_n_12m": (0.0, "deceased_settlement"),
+    "clm_trace_reuse_n_12m": (0.0, "drug_trace"),
+    "clm_split_admission_rate_12m_pz": (3.0, "inpatient"),
+    "clm_phantom_bed_signal_rate_12m_pz": (3.0, "inpatient"),
+    "clm_overlap_stay_rate_12m_pz": (3.0, "inpatient"),
+    "clm_duplicate_item_rate_12m_pz": (3.0, "billing"),
+    "clm_long_supply_rate_12m_pz": (3.0, "prescription"),
+    "clm_frequent_low_value_rate_12m_pz": (3.0, "fake_visit"),
+    "clm_group_visit_rate_12m_pz": (3.0, "fake_visit"),
+}
+
+
+def default_targeting_rules() -> TargetingRules:
+    """The default rules: leads (complaints, referrals, D/E grades, high risk) plus the smart-audit signals,
+    named in the reasons by the feature catalogue's Chinese and English names."""
+    from features.build import feature_catalogue
+
+    catalogue = feature_catalogue().set_index("name")
+    labels = {
+        name: {"zh": str(catalogue.at[name, "zh"]), "en": str(catalogue.at[name, "meaning"])}
+        for name in SMART_AUDIT_SIGNALS
+        if name in catalogue.index
+    }
+    return TargetingRules(
+        signal_thresholds={name: threshold for name, (threshold, _) in SMART_AUDIT_SIGNALS.items()},
+        signal_items={name: item for name, (_, item) in SMART_AUDIT_SIGNALS.items()},
+        signal_labels=labels,
+    )
+
+
+def smart_audit_signals(engine: Engine, as_of: Any, columns: Iterable[str]) -> pd.DataFrame:
+    """The named claim features of every active institution as of ``as_of`` (point in time); a signal
+    whose family could not be built (no claims, no claim items, no deaths) is missing, never a trigger."""
+    from features.build import build_features
+
+    wanted = list(columns)
+    features = build_features(as_timestamp(as_of), engine=engine).frame
+    present = [name for name in wanted if name in features.columns]
+    signals = features[present].reset_index()
+    for name in wanted:
+        if name not in signals.columns:
+            signals[name] = np.nan
+    return signals[["institution_code", *wanted]]
+
+
 def targeting_frame(
     engine: Engine,
     *,
@@ -774,6 +825,7 @@ def targeting_frame(
     scores: pd.DataFrame | None = None,
     regions: Iterable[str] | None = None,
     window_months: int = 12,
+    signals: Iterable[str] = (),
 ) -> pd.DataFrame:
     """One row per active institution for ``select_targeted``, from the store and the caller's scores.
 
@@ -803,6 +855,9 @@ def targeting_frame(
     referrals = referrals[(referrals["date"] > start) & (referrals["date"] <= as_of)]
     frame["substantiated_complaints"] = _counts(frame, recent)
     frame["referrals"] = _counts(frame, referrals)
+    signals = list(signals)
+    if signals:
+        frame = frame.merge(smart_audit_signals(engine, as_of, signals), on="institution_code", how="left")
     return frame
 
 
@@ -857,9 +912,13 @@ def select_and_save_targeted(
     regions: Iterable[str] | None = None,
     rules: TargetingRules | None = None,
 ) -> StoredTargetedSelection:
-    """Build the targeting frame from the store, pick targeted inspections and store the picks."""
-    rules = rules or TargetingRules()
-    frame = targeting_frame(engine, as_of=as_of, grades=grades, scores=scores, regions=regions)
+    """Build the targeting frame from the store, pick targeted inspections and store the picks.
+
+    ``rules`` default to :func:`default_targeting_rules` (leads plus the smart-audit signals)."""
+    rules = rules or default_targeting_rules()
+    frame = targeting_frame(
+        engine, as_of=as_of, grades=grades, scores=scores, regions=regions, signals=list(rules.signal_thresholds)
+    )
     selection = select_targeted(frame, budget=budget, rules=rules)
     selection_id = save_targeted_selection(engine, selection, as_of=as_of, budget=budget, rules=rules, actor=actor)
     return get_targeted_selection(engine, selection_id)
