@@ -81,7 +81,9 @@ def catalogue_frame(specs: list[FeatureSpec]) -> pd.DataFrame:
         row.pop("peer")
         rows.append(row)
         if spec.peer is not None:
-            floor = f"floor {spec.peer.absolute:g}" + (f" or {spec.peer.relative:g}×|median|" if spec.peer.relative else "")
+            floor = f"floor {spec.peer.absolute:g}" + (
+                f" or {spec.peer.relative:g}×|median|" if spec.peer.relative else ""
+            )
             rows.append(
                 {
                     "name": spec.peer_name,

@@ -57,20 +57,54 @@ def complaint_catalogue() -> list[FeatureSpec]:
     for window in (12, 36):
         label = window_label(window)
         specs += [
-            FeatureSpec(f"cmp_received_{label}", f"近{window}个月投诉举报数", "complaints received", "complaints",
-                        "complaints (received_date)", window_text(window, "received_date"), missing),
-            FeatureSpec(f"cmp_substantiated_{label}", f"近{window}个月查实投诉数", "complaints found substantiated",
-                        "complaints", f"complaints ({outcome})", window_text(window, "outcome date"), missing),
-        ]  # fmt: skip
+            FeatureSpec(
+                f"cmp_received_{label}",
+                f"近{window}个月投诉举报数",
+                "complaints received",
+                "complaints",
+                "complaints (received_date)",
+                window_text(window, "received_date"),
+                missing,
+            ),
+            FeatureSpec(
+                f"cmp_substantiated_{label}",
+                f"近{window}个月查实投诉数",
+                "complaints found substantiated",
+                "complaints",
+                f"complaints ({outcome})",
+                window_text(window, "outcome date"),
+                missing,
+            ),
+        ]
     specs += [
-        FeatureSpec("cmp_unfounded_36m", "近36个月不实投诉数", "complaints closed as unfounded", "complaints",
-                    f"complaints ({outcome})", window_text(36, "outcome date"), missing),
-        FeatureSpec("cmp_substantiated_share_36m", "近36个月投诉查实率", "substantiated / complaints with an outcome",
-                    "complaints", f"complaints ({outcome})", window_text(36, "outcome date"),
-                    "missing when no complaint had an outcome in the window or the table is absent"),
-        FeatureSpec("cmp_pending", "在办投诉数", "complaints received before as_of without an outcome by as_of",
-                    "complaints", "complaints (received_date, outcome date)", "as of as_of", missing),
-    ]  # fmt: skip
+        FeatureSpec(
+            "cmp_unfounded_36m",
+            "近36个月不实投诉数",
+            "complaints closed as unfounded",
+            "complaints",
+            f"complaints ({outcome})",
+            window_text(36, "outcome date"),
+            missing,
+        ),
+        FeatureSpec(
+            "cmp_substantiated_share_36m",
+            "近36个月投诉查实率",
+            "substantiated / complaints with an outcome",
+            "complaints",
+            f"complaints ({outcome})",
+            window_text(36, "outcome date"),
+            "missing when no complaint had an outcome in the window or the table is absent",
+        ),
+        FeatureSpec(
+            "cmp_pending",
+            "在办投诉数",
+            "complaints received before as_of without an outcome by as_of",
+            "complaints",
+            "complaints (received_date, outcome date)",
+            "as of as_of",
+            missing,
+        ),
+    ]
     return specs
 
 
@@ -93,14 +127,37 @@ def referral_catalogue() -> list[FeatureSpec]:
     missing = "0 when none; missing when the referrals table is absent"
     src = "referrals (date)"
     specs = [
-        FeatureSpec("ref_n_12m", "近12个月部门通报数", "referrals from other departments", "referrals", src,
-                    window_text(12, "date"), missing),
-        FeatureSpec("ref_n_36m", "近36个月部门通报数", "referrals from other departments", "referrals", src,
-                    window_text(36, "date"), missing),
-    ]  # fmt: skip
+        FeatureSpec(
+            "ref_n_12m",
+            "近12个月部门通报数",
+            "referrals from other departments",
+            "referrals",
+            src,
+            window_text(12, "date"),
+            missing,
+        ),
+        FeatureSpec(
+            "ref_n_36m",
+            "近36个月部门通报数",
+            "referrals from other departments",
+            "referrals",
+            src,
+            window_text(36, "date"),
+            missing,
+        ),
+    ]
     for code, zh in CODE_LISTS["department"].items():
-        specs.append(FeatureSpec(f"ref_{code}_36m", f"近36个月{zh}部门通报数", f"referrals from {code}", "referrals",
-                                 src, window_text(36, "date"), missing))  # fmt: skip
+        specs.append(
+            FeatureSpec(
+                f"ref_{code}_36m",
+                f"近36个月{zh}部门通报数",
+                f"referrals from {code}",
+                "referrals",
+                src,
+                window_text(36, "date"),
+                missing,
+            )
+        )
     return specs
 
 
@@ -132,11 +189,20 @@ def _distinct_staff(frame: pd.DataFrame, institutions: pd.Index, queries: Querie
     out = np.zeros(len(queries))
     if frame.empty:
         return out
-    q = pd.DataFrame({"row": np.arange(len(queries)), "inst": queries.institution, "end": queries.day,
-                      "start": queries.starts[window]})  # fmt: skip
+    q = pd.DataFrame(
+        {
+            "row": np.arange(len(queries)),
+            "inst": queries.institution,
+            "end": queries.day,
+            "start": queries.starts[window],
+        }
+    )
     events = pd.DataFrame(
-        {"inst": institutions.get_indexer(frame["institution_code"]), "staff": frame["staff_code"].to_numpy(),
-         "day": day_numbers(frame["date"])}  # fmt: skip
+        {
+            "inst": institutions.get_indexer(frame["institution_code"]),
+            "staff": frame["staff_code"].to_numpy(),
+            "day": day_numbers(frame["date"]),
+        }
     )
     pairs = q.merge(events[events["inst"] >= 0], on="inst")
     inside = pairs[(pairs["day"] >= pairs["start"]) & (pairs["day"] < pairs["end"])]
@@ -171,11 +237,19 @@ def staff_point_catalogue() -> list[FeatureSpec]:
         ("stf_events_12m", "近12个月人员记分次数", "point events", 12),
         ("stf_staff_scored_12m", "近12个月被记分人数", "distinct staff scored", 12),
         ("stf_points_36m", "近36个月人员记分合计", "points given to the institution's staff", 36),
-        ("stf_suspended_12m", "近12个月暂停支付资格人数", f"staff whose points in a calendar year reached "
-         f"{SUSPENSION_POINTS} (payment qualification suspended)", 12),
-        ("stf_terminated_36m", "近36个月终止支付资格人数", f"staff whose points in a calendar year reached "
-         f"{TERMINATION_POINTS} (payment qualification terminated)", 36),
-    ]  # fmt: skip
+        (
+            "stf_suspended_12m",
+            "近12个月暂停支付资格人数",
+            f"staff whose points in a calendar year reached {SUSPENSION_POINTS} (payment qualification suspended)",
+            12,
+        ),
+        (
+            "stf_terminated_36m",
+            "近36个月终止支付资格人数",
+            f"staff whose points in a calendar year reached {TERMINATION_POINTS} (payment qualification terminated)",
+            36,
+        ),
+    ]
     return [
         FeatureSpec(name, zh, meaning, "staff_points", src, window_text(window, "date"), missing)
         for name, zh, meaning, window in rows

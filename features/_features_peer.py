@@ -60,8 +60,9 @@ def robust_z(
         chosen |= take
     absolute = np.array([scales[c].absolute for c in values.columns])
     relative = np.array([scales[c].relative for c in values.columns])
-    scale = np.maximum.reduce([MAD_TO_SD * chosen_mad, np.broadcast_to(absolute, values.shape),
-                               relative * np.abs(chosen_median)])  # fmt: skip
+    scale = np.maximum.reduce(
+        [MAD_TO_SD * chosen_mad, np.broadcast_to(absolute, values.shape), relative * np.abs(chosen_median)]
+    )
     x = values.to_numpy(np.float64)
     np.divide(x - chosen_median, scale, out=out, where=chosen & np.isfinite(x))
     return pd.DataFrame(out, columns=[f"{c}_pz" for c in values.columns])

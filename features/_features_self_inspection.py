@@ -37,7 +37,10 @@ def _first_contradicting_finding(reports: pd.DataFrame, violations: pd.DataFrame
         }
     )
     right = pd.DataFrame(
-        {"institution_code": findings["institution_code"].astype(str).to_numpy(), "found": day_numbers(findings["found_date"])}
+        {
+            "institution_code": findings["institution_code"].astype(str).to_numpy(),
+            "found": day_numbers(findings["found_date"]),
+        }
     )
     pairs = left.merge(right, on="institution_code")
     later = pairs[(pairs["found"] > pairs["submitted"]) & (pairs["found"] <= pairs["submitted"] + followup_days)]
@@ -124,31 +127,78 @@ def self_inspection_catalogue() -> list[FeatureSpec]:
     src, src_v = "self_inspections (submitted_date)", "self_inspections (verified_date)"
     rows = [
         ("si_reports_36m", "近36个月自查报告数", "self-inspection reports submitted", src, reports, _MISSING),
-        ("si_problems_reported_36m", "近36个月自查问题数", "problems the institution reported itself", src, reports,
-         _MISSING),
+        (
+            "si_problems_reported_36m",
+            "近36个月自查问题数",
+            "problems the institution reported itself",
+            src,
+            reports,
+            _MISSING,
+        ),
         ("si_refunded_36m", "近36个月主动退回金额", "money refunded of its own accord (yuan)", src, reports, _MISSING),
         ("si_no_problem_reports_36m", "近36个月“无问题”报告数", "reports stating no problem", src, reports, _MISSING),
         ("si_verified_36m", "近36个月复核次数", "reports verified by the bureau", src_v, checks, _MISSING),
         ("si_problems_found_36m", "近36个月复核发现问题数", "problems the verification found", src_v, checks, _MISSING),
-        ("si_gap_problems_36m", "近36个月复核与自报问题差", "problems found by verification minus problems "
-         "reported, over verified reports (positive: under-reporting)", src_v, checks, _MISSING),
-        ("si_gap_amount_36m", "近36个月复核金额与退回金额差", "amount found by verification minus amount refunded, "
-         "over verified reports (yuan)", src_v, checks, _MISSING),
-        ("si_contradicted_by_verification_36m", "近36个月“无问题”报告被复核推翻数", "'no problem' reports whose "
-         "verification found problems", src_v, checks, _MISSING),
-        ("si_contradicted_by_findings_36m", "近36个月“无问题”报告被后续查处推翻数", "'no problem' reports followed "
-         f"within {FOLLOWUP_DAYS} days by a violation found otherwise (dated by that finding)",
-         "self_inspections + violations (found_date)", window_text(WINDOW, "the finding's found_date"),
-         "0 when none; missing when the self_inspections or violations table is absent"),
-        ("si_contradicted_36m", "近36个月“无问题”报告被推翻数", "'no problem' reports contradicted by verification "
-         "or later findings (each counted once, at the first contradiction)",
-         "self_inspections + violations", window_text(WINDOW, "the first contradiction"),
-         "0 when none; missing when the self_inspections or violations table is absent"),
-        ("si_contradicted_share_36m", "近36个月“无问题”报告被推翻比例", "contradicted 'no problem' reports / 'no "
-         "problem' reports in the window", "self_inspections + violations", window_text(WINDOW, "their dates"),
-         "missing when no 'no problem' report in the window or a table is absent"),
-        ("si_days_since_last_report", "距上次自查报告天数", "days from the last report submitted to as_of", src,
-         window_text(None, "submitted_date"), "missing when no report before as_of or the table is absent"),
-    ]  # fmt: skip
-    return [FeatureSpec(name, zh, meaning, FAMILY, source, window, missing) for name, zh, meaning, source, window,
-            missing in rows]  # fmt: skip
+        (
+            "si_gap_problems_36m",
+            "近36个月复核与自报问题差",
+            "problems found by verification minus problems reported, over verified reports (positive: under-reporting)",
+            src_v,
+            checks,
+            _MISSING,
+        ),
+        (
+            "si_gap_amount_36m",
+            "近36个月复核金额与退回金额差",
+            "amount found by verification minus amount refunded, over verified reports (yuan)",
+            src_v,
+            checks,
+            _MISSING,
+        ),
+        (
+            "si_contradicted_by_verification_36m",
+            "近36个月“无问题”报告被复核推翻数",
+            "'no problem' reports whose verification found problems",
+            src_v,
+            checks,
+            _MISSING,
+        ),
+        (
+            "si_contradicted_by_findings_36m",
+            "近36个月“无问题”报告被后续查处推翻数",
+            "'no problem' reports followed "
+            f"within {FOLLOWUP_DAYS} days by a violation found otherwise (dated by that finding)",
+            "self_inspections + violations (found_date)",
+            window_text(WINDOW, "the finding's found_date"),
+            "0 when none; missing when the self_inspections or violations table is absent",
+        ),
+        (
+            "si_contradicted_36m",
+            "近36个月“无问题”报告被推翻数",
+            "'no problem' reports contradicted by verification "
+            "or later findings (each counted once, at the first contradiction)",
+            "self_inspections + violations",
+            window_text(WINDOW, "the first contradiction"),
+            "0 when none; missing when the self_inspections or violations table is absent",
+        ),
+        (
+            "si_contradicted_share_36m",
+            "近36个月“无问题”报告被推翻比例",
+            "contradicted 'no problem' reports / 'no problem' reports in the window",
+            "self_inspections + violations",
+            window_text(WINDOW, "their dates"),
+            "missing when no 'no problem' report in the window or a table is absent",
+        ),
+        (
+            "si_days_since_last_report",
+            "距上次自查报告天数",
+            "days from the last report submitted to as_of",
+            src,
+            window_text(None, "submitted_date"),
+            "missing when no report before as_of or the table is absent",
+        ),
+    ]
+    return [
+        FeatureSpec(name, zh, meaning, FAMILY, source, window, missing)
+        for name, zh, meaning, source, window, missing in rows
+    ]

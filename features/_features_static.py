@@ -21,7 +21,11 @@ FAMILY = "static"
 def active_mask(institutions: pd.DataFrame, as_of_day: int) -> np.ndarray:
     """Which institutions (rows) are active on day ``as_of_day``."""
     designated = day_numbers(institutions["designated_since"])
-    since = day_numbers(institutions["status_since"]) if "status_since" in institutions else np.full(len(institutions), NO_DAY)
+    since = (
+        day_numbers(institutions["status_since"])
+        if "status_since" in institutions
+        else np.full(len(institutions), NO_DAY)
+    )
     terminated = institutions["status"].astype(str).to_numpy() == "terminated"
     ended = terminated & ((since == NO_DAY) | (since < as_of_day))
     return (designated != NO_DAY) & (designated <= as_of_day) & ~ended
@@ -31,7 +35,9 @@ def status_at(institutions: pd.DataFrame, rows: np.ndarray, as_of_day: np.ndarra
     """The agreement status in force on each query day: the current status once it took effect."""
     status = institutions["status"].astype(str).to_numpy()[rows]
     since = (
-        day_numbers(institutions["status_since"])[rows] if "status_since" in institutions else np.full(len(rows), NO_DAY)
+        day_numbers(institutions["status_since"])[rows]
+        if "status_since" in institutions
+        else np.full(len(rows), NO_DAY)
     )
     in_force = (since == NO_DAY) | (since <= as_of_day)
     return np.where(in_force, status, "active")
@@ -62,16 +68,33 @@ def _int_column(institutions: pd.DataFrame, name: str) -> np.ndarray:
 def static_catalogue() -> list[FeatureSpec]:
     src = "institutions"
     rows = [
-        ("kind", "机构类型", "institution kind (hospital, primary_care, village_clinic, clinic, pharmacy)",
-         "never missing (required)"),
-        ("level", "医院等级", "hospital level 3/2/1, 0 unrated; peer groups are kind × level", "missing when not "
-         "given (peer groups then use level 0)"),
-        ("ownership", "所有制", "public or private (for disparity audits; identity, not conduct)",
-         "never missing (required)"),
+        (
+            "kind",
+            "机构类型",
+            "institution kind (hospital, primary_care, village_clinic, clinic, pharmacy)",
+            "never missing (required)",
+        ),
+        (
+            "level",
+            "医院等级",
+            "hospital level 3/2/1, 0 unrated; peer groups are kind × level",
+            "missing when not given (peer groups then use level 0)",
+        ),
+        (
+            "ownership",
+            "所有制",
+            "public or private (for disparity audits; identity, not conduct)",
+            "never missing (required)",
+        ),
         ("beds", "床位数", "beds (size)", "missing when not given"),
         ("staff_count", "职工人数", "staff (size)", "missing when not given"),
         ("years_designated", "定点年限", "years from designated_since to as_of", "never missing (required)"),
-        ("status", "协议状态", "agreement status in force at as_of: active or suspended (the current status once "
-         "status_since has passed; undated statuses hold at every date)", "never missing (required)"),
-    ]  # fmt: skip
+        (
+            "status",
+            "协议状态",
+            "agreement status in force at as_of: active or suspended (the current status once "
+            "status_since has passed; undated statuses hold at every date)",
+            "never missing (required)",
+        ),
+    ]
     return [FeatureSpec(name, zh, meaning, FAMILY, src, "as of as_of", missing) for name, zh, meaning, missing in rows]

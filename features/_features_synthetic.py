@@ -69,8 +69,9 @@ def _month_days(month: pd.Timestamp) -> tuple[int, int]:
 VOLUME_BY_KIND = np.array([8.0, 3.0, 0.5, 0.8, 0.6])  # relative claims volume by kind
 
 
-def _base_claims(rng: np.random.Generator, institutions: pd.DataFrame, first: int, n_days: int,
-                 claims_per_institution_year: float) -> dict[str, np.ndarray]:  # fmt: skip
+def _base_claims(
+    rng: np.random.Generator, institutions: pd.DataFrame, first: int, n_days: int, claims_per_institution_year: float
+) -> dict[str, np.ndarray]:
     kind_index = pd.Index(KINDS).get_indexer(institutions["kind"].astype(str))
     weight = VOLUME_BY_KIND[kind_index]
     volume = rng.poisson(claims_per_institution_year / 12 * weight / weight.mean())
@@ -92,8 +93,17 @@ def _base_claims(rng: np.random.Generator, institutions: pd.DataFrame, first: in
     supply = np.where(visit == 1, 0, SUPPLY_DAYS[rng.integers(0, len(SUPPLY_DAYS), size=n)])
     supply = np.where(visit == 2, rng.choice([14, 28, 28, 30], size=n), supply)
     dx = np.minimum(rng.zipf(1.5, size=n) - 1, len(DIAGNOSES) - 1)
-    return {"inst": inst, "patient": patient, "visit": visit, "settle": settle, "los": los, "amount": amount,
-            "supply": supply, "dx": dx, "emergency": (visit == 1) & (rng.random(n) < 0.2)}  # fmt: skip
+    return {
+        "inst": inst,
+        "patient": patient,
+        "visit": visit,
+        "settle": settle,
+        "los": los,
+        "amount": amount,
+        "supply": supply,
+        "dx": dx,
+        "emergency": (visit == 1) & (rng.random(n) < 0.2),
+    }
 
 
 def _take(rows: dict[str, np.ndarray], which: np.ndarray) -> dict[str, np.ndarray]:
@@ -152,8 +162,9 @@ def claim_month(
     return pa.table(
         {
             "claim_id": pa.array(ids.astype(object), pa.string()),
-            "institution_code": pa.array(institutions["institution_code"].astype(str).to_numpy()[rows["inst"]],
-                                         pa.string()),  # fmt: skip
+            "institution_code": pa.array(
+                institutions["institution_code"].astype(str).to_numpy()[rows["inst"]], pa.string()
+            ),
             "patient_id": pa.array(np.char.add("PT", rows["patient"].astype(str)).astype(object), pa.string()),
             "visit_type": pa.array(np.array(VISIT_TYPES)[visit].astype(object), pa.string()),
             "admit_date": pa.array(day0 + (settle - rows["los"]), pa.date32()),
@@ -219,8 +230,17 @@ def synthetic_items(rng: np.random.Generator, claims: pd.DataFrame) -> pd.DataFr
             lines.append((claim.claim_id, len(days) + 1, *lines[-len(days)][2:]))
     frame = pd.DataFrame(
         lines,
-        columns=["claim_id", "line_no", "item_code", "item_type", "item_date", "quantity", "unit_price", "amount",
-                 "trace_code"],  # fmt: skip
+        columns=[
+            "claim_id",
+            "line_no",
+            "item_code",
+            "item_type",
+            "item_date",
+            "quantity",
+            "unit_price",
+            "amount",
+            "trace_code",
+        ],
     )
     frame["line_no"] = frame["line_no"].astype("Int64")
     frame["item_date"] = pd.to_datetime(frame["item_date"]).astype("datetime64[ns]")

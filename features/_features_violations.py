@@ -55,7 +55,9 @@ def violation_features(violations: pd.DataFrame, institutions: pd.Index, queries
     """The violation family for each query row, keyed by feature name (catalogue order)."""
     known = _known(violations)
     index = event_index(
-        institutions.get_indexer(known["institution_code"].astype(str)), day_numbers(known["found_date"]), _weights(known)
+        institutions.get_indexer(known["institution_code"].astype(str)),
+        day_numbers(known["found_date"]),
+        _weights(known),
     )
     sums = {window: queries.sums(index, window) for window in (*WINDOWS, None)}
     out: dict[str, np.ndarray] = {}
@@ -100,24 +102,46 @@ def violation_catalogue() -> list[FeatureSpec]:
         for code, zh in CODE_LISTS[_CODE_LIST[column]].items():
             for window in WINDOWS:
                 label, prefix = window_label(window), zh_pattern.format(zh)
-                add(f"viol_n_{short}_{code}_{label}", f"近{window}个月{prefix}违规次数",
-                    f"violations with {column} {code}", window)  # fmt: skip
-                add(f"viol_amount_{short}_{code}_{label}", f"近{window}个月{prefix}违规金额",
-                    f"amount of violations with {column} {code} (yuan)", window)  # fmt: skip
-    add("viol_days_since_last", "距上次违规天数", "days from the last violation found to as_of", None,
-        "missing when no violation was found before as_of or the table is absent")  # fmt: skip
+                add(
+                    f"viol_n_{short}_{code}_{label}",
+                    f"近{window}个月{prefix}违规次数",
+                    f"violations with {column} {code}",
+                    window,
+                )
+                add(
+                    f"viol_amount_{short}_{code}_{label}",
+                    f"近{window}个月{prefix}违规金额",
+                    f"amount of violations with {column} {code} (yuan)",
+                    window,
+                )
+    add(
+        "viol_days_since_last",
+        "距上次违规天数",
+        "days from the last violation found to as_of",
+        None,
+        "missing when no violation was found before as_of or the table is absent",
+    )
     for window in (12, 36, None):
         zh = "历史" if window is None else f"近{window}个月"
-        add(f"viol_max_severity_{window_label(window)}", f"{zh}最重处理方式等级",
-            "heaviest disposition on the ladder, 1 (interview) to 13 (police referral); 0 when none", window)  # fmt: skip
+        add(
+            f"viol_max_severity_{window_label(window)}",
+            f"{zh}最重处理方式等级",
+            "heaviest disposition on the ladder, 1 (interview) to 13 (police referral); 0 when none",
+            window,
+        )
     add("viol_repeat_max_36m", "近36个月同类违规最多次数", "largest count of violations of one category", 36)
     add("viol_repeat_categories_36m", "近36个月重复违规类别数", "categories with two or more violations", 36)
     add("viol_fraud_n_36m", "近36个月欺诈骗保次数", "violations confirmed as fraud (Art. 40)", 36)
     add("viol_fraud_amount_36m", "近36个月欺诈骗保金额", "amount of violations confirmed as fraud (yuan)", 36)
     add("viol_fraud_n_ever", "历史欺诈骗保次数", "violations confirmed as fraud, all history", None)
     add("viol_lenient_n_36m", "近36个月从轻处理次数", "violations handled leniently (从轻/减轻/免罚)", 36)
-    add("viol_lenient_share_36m", "近36个月从轻处理占比", "share of violations handled leniently", 36,
-        "missing when no violation in the window or the table is absent")  # fmt: skip
+    add(
+        "viol_lenient_share_36m",
+        "近36个月从轻处理占比",
+        "share of violations handled leniently",
+        36,
+        "missing when no violation in the window or the table is absent",
+    )
     add("viol_penalty_36m", "近36个月罚款及违约金", "fines and liquidated damages (yuan)", 36)
     specs.append(
         FeatureSpec(

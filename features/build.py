@@ -344,15 +344,18 @@ def build_feature_panel(
     institutions = inputs.tables["institutions"]
     codes = pd.Index(institutions["institution_code"].astype(str), name="institution_code")
     if codes.has_duplicates:
-        raise ValueError(f"institutions has duplicate institution_code values: {sorted(codes[codes.duplicated()])[:10]}")
+        raise ValueError(
+            f"institutions has duplicate institution_code values: {sorted(codes[codes.duplicated()])[:10]}"
+        )
     positions, dates = _rows(as_of_dates, institutions, codes)
     queries = Queries.build(positions, dates, WINDOWS)
     values, missing = _families(inputs, institutions, codes, queries, rules, engine_kind, spark, min_peers, report)
     catalogue = feature_catalogue()
     frame = pd.DataFrame(
         {name: values.get(name, np.full(len(queries), np.nan)) for name in catalogue["name"]},
-        index=pd.MultiIndex.from_arrays([codes[positions], dates.astype("datetime64[ns]")],
-                                        names=["institution_code", "as_of"]),  # fmt: skip
+        index=pd.MultiIndex.from_arrays(
+            [codes[positions], dates.astype("datetime64[ns]")], names=["institution_code", "as_of"]
+        ),
     ).sort_index()
     log.info("features: %d rows × %d columns; missing families %s", *frame.shape, [m.family for m in missing])
     stamps = tuple(sorted(set(pd.DatetimeIndex(dates))))

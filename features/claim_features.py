@@ -1,9 +1,10 @@
 """Claim features: the smart-audit rules of domain.md §5, written once as SQL, run on DuckDB or Spark.
 
-Every rule is a SQL query in DuckDB's dialect over the views ``claims``, ``claim_items`` and
-``deaths``. DuckDB runs it as written; :mod:`features.spark_engine` transpiles the very same text to
+Every rule is a SQL query in DuckDB's dialect over the views ``claims``, ``claim_items`` and the
+deaths. DuckDB runs it as written; :mod:`features.spark_engine` transpiles the very same text to
 Spark SQL with sqlglot. There is no second, hand-kept copy of any definition: the engines differ only
-in how they read Parquet and materialise the intermediate tables.
+in how they read Parquet and hold the intermediate tables (DuckDB: one statement with materialised
+common table expressions; Spark: persisted temporary views).
 
 The pipeline, in numbered stages:
 
@@ -14,8 +15,8 @@ The pipeline, in numbered stages:
    the bureau could first know it. A rule that pairs two claims (a readmission, an overlapping stay)
    fires when the later of the two has settled; every lookback is bounded by ``context_days`` so a
    claim's flags never depend on claims settled after it, nor on how much older history is loaded.
-3. Monthly aggregates per institution: counts, money and flags by month (``monthly_claims`` and
-   ``monthly_rules``), returned to Python.
+3. Monthly aggregates per institution (``monthly``): counts and money by settlement month, flags by
+   event month, returned to Python.
 4. :func:`claim_features_by_month` turns the monthly aggregates into features for any month: sums over
    the 12 closed months before it, the 12 before those (growth), and the slope of the monthly rates
    (trend). This stage is plain numpy, shared by both engines.
@@ -38,9 +39,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .contract import TABLES
 from ._features_catalogue import FeatureSpec, PeerScale
 from ._features_windows import month_start, safe_ratio
+from .contract import TABLES
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +78,19 @@ class ClaimRules:
     exam_heavy_share: float = 0.8  # phantom bed: exam and laboratory fees above this share of the bill
     low_standard_max_days: int = 3  # low-standard admission: stays this short ...
     outpatient_manageable_groups: tuple[str, ...] = (  # ... for diagnoses an outpatient visit could manage
-        "J06", "J20", "K29", "K52", "M54", "I10", "E11", "L30", "H10", "R51", "N39", "K02",
-    )  # fmt: skip
+        "J06",
+        "J20",
+        "K29",
+        "K52",
+        "M54",
+        "I10",
+        "E11",
+        "L30",
+        "H10",
+        "R51",
+        "N39",
+        "K02",
+    )
     supply_limit_days: int = 7  # over-prescription: longest days' supply allowed per claim
     chronic_supply_limit_days: int = 28  # ... for chronic-disease (门诊慢特病) long prescriptions
     emergency_supply_limit_days: int = 3  # ... for emergency visits
@@ -90,7 +102,7 @@ class ClaimRules:
     group_min_patients: int = 3  # same group on the same days: this many patients present together ...
     group_min_days: int = 2  # ... each pair having been there together on this many days ...
     group_window_days: int = 90  # ... within this many days
-    group_max_visitors: int = 100  # days with more low-value visitors than this are crowds, not groups
+    group_max_visitors: int = 100  # days with more low-value visits than this are crowds, not groups
     idle_min_days: int = 2  # phantom bed: whole days of a stay without any billed item (48 h)
     context_days: int = 180  # every lookback is bounded by this many days of settlement
 
@@ -125,8 +137,13 @@ class ClaimRules:
 # --------------------------------------------------------------------------------------------------
 
 STAYS, VISITS, DISPENSINGS, CLAIMS, ITEM_CLAIMS, ITEM_STAYS = (
-    "stays", "visits", "dispensings", "claims", "claims_with_items", "stays_with_items",
-)  # fmt: skip
+    "stays",
+    "visits",
+    "dispensings",
+    "claims",
+    "claims_with_items",
+    "stays_with_items",
+)
 BASE_LABELS = {
     STAYS: ("住院人次", "inpatient stays"),
     VISITS: ("门诊及购药人次", "outpatient, chronic-disease and pharmacy claims"),
@@ -178,10 +195,16 @@ WHERE p.inst_key <> c.inst_key
 GROUP BY c.claim_key, c.inst_key
 """
 
+# Stays are spread over the weeks they span so that visits are only compared with stays of the same
+# patient in the same week (an equality join), not with every stay the patient ever had.
 _ELSEWHERE = """
 SELECT c.claim_key, c.inst_key, min(greatest(c.settle_month, o.settle_month)) AS event_month
-FROM _mc_stays AS c
-JOIN _mc_base AS o ON o.patient_key = c.patient_key
+FROM (
+  SELECT claim_key, inst_key, patient_key, admit_day, discharge_day, settle_day, settle_month,
+    unnest(range(admit_day // 7, discharge_day // 7 + 1)) AS week
+  FROM _mc_stays
+) AS c
+JOIN _mc_base AS o ON o.patient_key = c.patient_key AND o.admit_day // 7 = c.week
 WHERE NOT o.is_stay AND o.inst_key <> c.inst_key
   AND o.admit_day > c.admit_day AND o.admit_day < c.discharge_day
   AND o.settle_day >= c.settle_day - {context_days}
@@ -300,39 +323,118 @@ JOIN (
 PHANTOM_SIGNALS = ("exam_heavy_stay", "overlap_stay", "elsewhere_during_stay", "idle_stay")
 
 RULES: tuple[Rule, ...] = (
-    Rule("split_admission", "分解住院", "readmission of the same patient at the same institution for the same "
-         "diagnosis group within readmit_days of discharge, not an emergency nor a planned chemo/radiotherapy "
-         "cycle", STAYS, sql=_SPLIT),
-    Rule("exam_heavy_stay", "检查费占比过高住院", "inpatient stays whose exam and laboratory fees exceed "
-         "exam_heavy_share of the bill (phantom-bed signal)", STAYS, sql=_EXAM_HEAVY),
-    Rule("overlap_stay", "跨机构重叠住院", "inpatient stays overlapping a stay of the same patient at another "
-         "institution (phantom-bed signal; same-day transfers do not overlap)", STAYS, sql=_OVERLAP),
-    Rule("elsewhere_during_stay", "住院期间他处就诊购药", "inpatient stays during which the patient settled an "
-         "outpatient visit or pharmacy purchase at another institution (phantom-bed signal)", STAYS, sql=_ELSEWHERE),
-    Rule("idle_stay", "住院无诊疗超48小时", "inpatient stays with idle_min_days or more whole days without any "
-         "billed item (phantom-bed signal)", ITEM_STAYS, ("claims", "claim_items"), sql=_IDLE),
-    Rule("phantom_bed_signal", "挂床住院信号", "inpatient stays with any phantom-bed signal (exam-heavy, "
-         "overlapping, settlements elsewhere, idle days)", STAYS),
-    Rule("low_standard_stay", "低标准入院", "non-emergency stays of at most low_standard_max_days days for a "
-         "diagnosis an outpatient visit could manage", STAYS, sql=_LOW_STANDARD),
-    Rule("long_supply", "单次超量开药", "non-inpatient claims whose days' supply exceeds 7 days (28 for chronic "
-         "disease, 3 for emergencies)", DISPENSINGS, sql=_LONG_SUPPLY),
-    Rule("supply_ahead", "累计开药超量", "non-inpatient claims at which the patient's days' supply for the same "
-         "diagnosis group over the last supply_lookback_days runs more than supply_tolerance_days ahead of the "
-         "days elapsed (any institution)", DISPENSINGS, sql=_SUPPLY_AHEAD),
-    Rule("deceased_settlement", "死亡人员结算", "claims for a visit or purchase that began after the patient's "
-         "recorded death", CLAIMS, ("claims", "deaths"), sql=_DECEASED),
-    Rule("duplicate_item", "同日重复收费", "claims with an item billed again, for the same amount, for the same "
-         "patient at the same institution on the same day", ITEM_CLAIMS, ("claims", "claim_items"), sql=_DUPLICATE_ITEM),
-    Rule("trace_reuse", "追溯码重复结算", "claims with a drug trace code already settled (on any claim)",
-         ITEM_CLAIMS, ("claims", "claim_items"), sql=_TRACE_REUSE),
-    Rule("frequent_low_value", "高频低值就诊", "low-value visits (below low_value_yuan) that are at least the "
-         "frequent_visits-th such visit of the patient at the institution within frequent_window_days",
-         VISITS, sql=_FREQUENT_LOW_VALUE),
-    Rule("group_visit", "同一人群同日就诊", "low-value visits by patients present with at least group_min_patients - 1 "
-         "others who had been there together with them on group_min_days or more days within group_window_days "
-         "(days with more than group_max_visitors low-value visitors excluded)", VISITS, sql=_GROUP_VISIT),
-)  # fmt: skip
+    Rule(
+        "split_admission",
+        "分解住院",
+        "readmission of the same patient at the same institution for the same "
+        "diagnosis group within readmit_days of discharge, not an emergency nor a planned chemo/radiotherapy "
+        "cycle",
+        STAYS,
+        sql=_SPLIT,
+    ),
+    Rule(
+        "exam_heavy_stay",
+        "检查费占比过高住院",
+        "inpatient stays whose exam and laboratory fees exceed exam_heavy_share of the bill (phantom-bed signal)",
+        STAYS,
+        sql=_EXAM_HEAVY,
+    ),
+    Rule(
+        "overlap_stay",
+        "跨机构重叠住院",
+        "inpatient stays overlapping a stay of the same patient at another "
+        "institution (phantom-bed signal; same-day transfers do not overlap)",
+        STAYS,
+        sql=_OVERLAP,
+    ),
+    Rule(
+        "elsewhere_during_stay",
+        "住院期间他处就诊购药",
+        "inpatient stays during which the patient settled an "
+        "outpatient visit or pharmacy purchase at another institution (phantom-bed signal)",
+        STAYS,
+        sql=_ELSEWHERE,
+    ),
+    Rule(
+        "idle_stay",
+        "住院无诊疗超48小时",
+        "inpatient stays with idle_min_days or more whole days without any billed item (phantom-bed signal)",
+        ITEM_STAYS,
+        ("claims", "claim_items"),
+        sql=_IDLE,
+    ),
+    Rule(
+        "phantom_bed_signal",
+        "挂床住院信号",
+        "inpatient stays with any phantom-bed signal (exam-heavy, overlapping, settlements elsewhere, idle days)",
+        STAYS,
+    ),
+    Rule(
+        "low_standard_stay",
+        "低标准入院",
+        "non-emergency stays of at most low_standard_max_days days for a diagnosis an outpatient visit could manage",
+        STAYS,
+        sql=_LOW_STANDARD,
+    ),
+    Rule(
+        "long_supply",
+        "单次超量开药",
+        "non-inpatient claims whose days' supply exceeds 7 days (28 for chronic disease, 3 for emergencies)",
+        DISPENSINGS,
+        sql=_LONG_SUPPLY,
+    ),
+    Rule(
+        "supply_ahead",
+        "累计开药超量",
+        "non-inpatient claims at which the patient's days' supply for the same "
+        "diagnosis group over the last supply_lookback_days runs more than supply_tolerance_days ahead of the "
+        "days elapsed (any institution)",
+        DISPENSINGS,
+        sql=_SUPPLY_AHEAD,
+    ),
+    Rule(
+        "deceased_settlement",
+        "死亡人员结算",
+        "claims for a visit or purchase that began after the patient's recorded death",
+        CLAIMS,
+        ("claims", "deaths"),
+        sql=_DECEASED,
+    ),
+    Rule(
+        "duplicate_item",
+        "同日重复收费",
+        "claims with an item billed again, for the same amount, for the same "
+        "patient at the same institution on the same day",
+        ITEM_CLAIMS,
+        ("claims", "claim_items"),
+        sql=_DUPLICATE_ITEM,
+    ),
+    Rule(
+        "trace_reuse",
+        "追溯码重复结算",
+        "claims with a drug trace code already settled (on any claim)",
+        ITEM_CLAIMS,
+        ("claims", "claim_items"),
+        sql=_TRACE_REUSE,
+    ),
+    Rule(
+        "frequent_low_value",
+        "高频低值就诊",
+        "low-value visits (below low_value_yuan) that are at least the "
+        "frequent_visits-th such visit of the patient at the institution within frequent_window_days",
+        VISITS,
+        sql=_FREQUENT_LOW_VALUE,
+    ),
+    Rule(
+        "group_visit",
+        "同一人群同日就诊",
+        "low-value visits by patients present with at least group_min_patients - 1 "
+        "others who had been there together with them on group_min_days or more days within group_window_days "
+        "(days with more than group_max_visitors low-value visits excluded)",
+        VISITS,
+        sql=_GROUP_VISIT,
+    ),
+)
 RULE_NAMES = tuple(rule.name for rule in RULES)
 _RULES_BY_NAME = {rule.name: rule for rule in RULES}
 
@@ -366,8 +468,8 @@ SELECT
   hash(claim_id) AS claim_key,{{claim_id}}
   hash(institution_code) AS inst_key,
   hash(patient_id) AS patient_key,
-  hash(institution_code, patient_id) AS visitor_key,
-  hash(patient_id, dx_group) AS course_key,
+  hash(hash(institution_code), hash(patient_id)) AS visitor_key,
+  hash(hash(patient_id), dx_group) AS course_key,
   visit_type = 'inpatient' AS is_stay,
   visit_type = 'chronic' AS is_chronic,
   date_diff('day', {_DAY0}, admit_date) AS admit_day,
@@ -393,7 +495,7 @@ FROM (
 _STAYS = "SELECT * FROM _mc_base WHERE is_stay"
 
 # Low-value visits, with how often the patient came to the institution (low-value visits) over the
-# last frequent_window_days, and within group_window_days either side: one sort serves both rules.
+# last frequent_window_days, and in all: one sort serves both fake-visit rules.
 _LOW = """
 SELECT claim_key, inst_key, patient_key, visitor_key, settle_day, settle_month,
   count(*) OVER (
@@ -401,7 +503,7 @@ SELECT claim_key, inst_key, patient_key, visitor_key, settle_day, settle_month,
     RANGE BETWEEN {frequent_window_days_minus_one} PRECEDING AND CURRENT ROW) AS recent_visits,
   count(*) OVER (
     PARTITION BY visitor_key ORDER BY settle_day
-    RANGE BETWEEN {group_window_days_minus_one} PRECEDING AND {group_window_days_minus_one} FOLLOWING) AS nearby_visits
+    RANGE BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS all_visits
 FROM _mc_base
 WHERE NOT is_stay AND total_cents < {low_value_cents}
 """
@@ -418,26 +520,24 @@ JOIN _mc_present AS b ON b.inst_key = a.inst_key AND b.settle_day = a.settle_day
 """
 
 # Patients present on a day who could belong to a group. A pair can only have been together on
-# group_min_days days within a window if each came that often; a visit matters to the windows it falls
-# in, all within group_window_days either side. The filter therefore changes no result (flags still
-# depend on earlier visits only) and keeps the pairs few.
+# group_min_days days if each came at least that often: leaving out the others changes no result
+# and keeps the pairs few. Days with more than group_max_visitors low-value visits are crowds.
 _PRESENT = """
 SELECT DISTINCT l.inst_key, l.patient_key, l.visitor_key, l.settle_day
-FROM _mc_low AS l
+FROM (SELECT * FROM _mc_low WHERE all_visits >= {group_min_days}) AS l
 JOIN (
   SELECT inst_key, settle_day
   FROM _mc_low
   GROUP BY inst_key, settle_day
-  HAVING count(DISTINCT patient_key) BETWEEN {group_min_patients} AND {group_max_visitors}
+  HAVING count(*) BETWEEN {group_min_patients} AND {group_max_visitors}
 ) AS c ON c.inst_key = l.inst_key AND c.settle_day = l.settle_day
-WHERE l.nearby_visits >= {group_min_days}
 """
 
 _INSTITUTIONS = "SELECT institution_code, hash(institution_code) AS inst_key FROM {codes}"
 
 _DEATHS = f"""
 SELECT hash(patient_id) AS patient_key, min(date_diff('day', {_DAY0}, death_date)) AS death_day
-FROM deaths
+FROM {{deaths}}
 WHERE death_date IS NOT NULL
 GROUP BY hash(patient_id)
 """
@@ -450,10 +550,23 @@ FROM claim_items AS i
 JOIN _mc_base AS b ON b.claim_key = hash(i.claim_id)
 """
 
-_MONTHLY_PADDING = ", ".join(f"CAST(0 AS BIGINT) AS {c}" for c in (
-    "claims", "stays", "visits", "dispensings", "total_cents", "fund_cents", "drug_cents", "drug_known_total_cents",
-    "exam_cents", "exam_known_total_cents", "claims_with_items", "stays_with_items",
-))  # fmt: skip
+_MONTHLY_PADDING = ", ".join(
+    f"CAST(0 AS BIGINT) AS {c}"
+    for c in (
+        "claims",
+        "stays",
+        "visits",
+        "dispensings",
+        "total_cents",
+        "fund_cents",
+        "drug_cents",
+        "drug_known_total_cents",
+        "exam_cents",
+        "exam_known_total_cents",
+        "claims_with_items",
+        "stays_with_items",
+    )
+)
 
 # One result for both parts (claims by settlement month; flags by event month), so that DuckDB runs
 # the whole plan as a single statement.
@@ -497,7 +610,9 @@ FROM (
 JOIN _mc_institutions AS d ON d.inst_key = a.inst_key
 """
 
-_ITEM_COUNTS = "count(i.claim_key) AS claims_with_items, count(i.claim_key) FILTER (WHERE b.is_stay) AS stays_with_items"
+_ITEM_COUNTS = (
+    "count(i.claim_key) AS claims_with_items, count(i.claim_key) FILTER (WHERE b.is_stay) AS stays_with_items"
+)
 _NO_ITEM_COUNTS = "CAST(0 AS BIGINT) AS claims_with_items, CAST(0 AS BIGINT) AS stays_with_items"
 _ITEM_JOIN = "LEFT JOIN (SELECT DISTINCT claim_key FROM _mc_items) AS i ON i.claim_key = b.claim_key"
 
@@ -510,6 +625,7 @@ WHERE f.event_month >= {start_month} AND f.event_month < {end_month}
 """
 
 CODES_VIEW = "_mc_institution_codes"
+DEATHS_VIEW = "_mc_deaths_input"  # registered by the engine; a caller's own "deaths" is left alone
 
 
 @dataclass(frozen=True)
@@ -545,7 +661,7 @@ def claim_sql_plan(
 
     ``available`` names the inputs present (``claims`` always; ``claim_items`` and ``deaths`` when
     given); the rules needing a missing input are left out. The inputs are the views ``claims``,
-    ``claim_items``, ``deaths`` and ``_mc_institution_codes`` (the institutions to report). With
+    ``claim_items``, ``_mc_deaths_input`` and ``_mc_institution_codes`` (the institutions to report). With
     ``flagged_claims`` the plan returns the flagged claims themselves instead of monthly aggregates.
     """
     if "claims" not in available:
@@ -568,7 +684,7 @@ def claim_sql_plan(
         SqlStep("_mc_together", _TOGETHER.format(**params)),
     ]
     if "deaths" in available:
-        steps.append(SqlStep("_mc_deaths", _DEATHS))
+        steps.append(SqlStep("_mc_deaths", _DEATHS.format(deaths=DEATHS_VIEW)))
     if "claim_items" in available:
         steps.append(SqlStep("_mc_items", _ITEMS))
     union = "\nUNION ALL\n".join(
@@ -628,7 +744,9 @@ class ClaimSource:
         """The inputs present: ``claims`` (else nothing), and ``claim_items`` and ``deaths`` when given."""
         if not self.has_claims():
             return set()
-        return {"claims"} | ({"claim_items"} if self.has_items() else set()) | ({"deaths"} if self.has_deaths() else set())
+        return (
+            {"claims"} | ({"claim_items"} if self.has_items() else set()) | ({"deaths"} if self.has_deaths() else set())
+        )
 
     def codes_table(self) -> pa.Table | None:
         if self.institution_codes is None:
@@ -644,8 +762,12 @@ def _has_rows(value: object, table: str) -> bool:
     if isinstance(value, duckdb.DuckDBPyRelation):
         return True  # a relation is streamed once; counting it would consume it
     if isinstance(value, duckdb.DuckDBPyConnection):
-        names = {row[0] for row in value.execute("SELECT table_name FROM duckdb_tables() UNION ALL "
-                                                 "SELECT view_name FROM duckdb_views()").fetchall()}  # fmt: skip
+        names = {
+            row[0]
+            for row in value.execute(
+                "SELECT table_name FROM duckdb_tables() UNION ALL SELECT view_name FROM duckdb_views()"
+            ).fetchall()
+        }
         return table in names and value.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None
     return len(list(value)) > 0  # type: ignore[arg-type]
 
@@ -701,13 +823,15 @@ def _duckdb_connection(source: ClaimSource, available: set[str]) -> tuple[duckdb
     else:
         con, owned = duckdb.connect(), True
         con.execute("SET preserve_insertion_order = false")  # results are keyed, not ordered
+        with contextlib.suppress(duckdb.Error):  # Jupyter refuses the setting (there the bar is a widget)
+            con.execute("SET enable_progress_bar = false")  # library code never draws on the terminal
         for key, value in source.duckdb_config.items():
             con.execute(f"SET {key} = ?", [value])
         _register(con, "claims", source.claims)
     if "claim_items" in available and source.claim_items is not None:
         _register(con, "claim_items", source.claim_items)
     if "deaths" in available:
-        con.register("deaths", contract_arrow(source.deaths, "deaths"))  # type: ignore[arg-type]
+        con.register(DEATHS_VIEW, contract_arrow(source.deaths, "deaths"))  # type: ignore[arg-type]
     codes = source.codes_table()
     if codes is None:
         con.execute(f"CREATE OR REPLACE TEMP VIEW {CODES_VIEW} AS SELECT DISTINCT institution_code FROM claims")
@@ -719,8 +843,10 @@ def _duckdb_connection(source: ClaimSource, available: set[str]) -> tuple[duckdb
 def _register(con: duckdb.DuckDBPyConnection, name: str, value: object) -> None:
     if isinstance(value, pd.DataFrame | pa.Table):
         con.register(name, contract_arrow(value, name))
-    elif isinstance(value, duckdb.DuckDBPyRelation):
-        con.register(name, value.fetch_record_batch())
+    elif isinstance(value, duckdb.DuckDBPyRelation):  # another connection's query: read it once, into a table
+        con.register(f"_mc_{name}_reader", value.to_arrow_reader())
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _mc_{name}_reader")
+        con.unregister(f"_mc_{name}_reader")
     else:
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {parquet_view(list(value))}")  # type: ignore[arg-type]
 
@@ -738,9 +864,11 @@ def run_duckdb(steps: list[SqlStep], source: ClaimSource, available: set[str]) -
     try:
         return con.execute(duckdb_statement(steps)).df()
     finally:
-        for name in ("deaths", CODES_VIEW):
+        for name in (DEATHS_VIEW, CODES_VIEW):
             with contextlib.suppress(duckdb.Error):
                 con.unregister(name)
+            with contextlib.suppress(duckdb.Error):
+                con.execute(f"DROP VIEW IF EXISTS {name}")
         if owned:
             con.close()
 
@@ -750,9 +878,19 @@ def run_duckdb(steps: list[SqlStep], source: ClaimSource, available: set[str]) -
 # --------------------------------------------------------------------------------------------------
 
 MONTHLY_COLUMNS = (
-    "claims", "stays", "visits", "dispensings", "total_cents", "fund_cents", "drug_cents",
-    "drug_known_total_cents", "exam_cents", "exam_known_total_cents", "claims_with_items", "stays_with_items",
-)  # fmt: skip
+    "claims",
+    "stays",
+    "visits",
+    "dispensings",
+    "total_cents",
+    "fund_cents",
+    "drug_cents",
+    "drug_known_total_cents",
+    "exam_cents",
+    "exam_known_total_cents",
+    "claims_with_items",
+    "stays_with_items",
+)
 
 
 @dataclass(frozen=True)
@@ -774,7 +912,9 @@ def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
     keys = [c for c in ("institution_code", "month", "rule") if c in frame.columns]
     out = frame.sort_values(keys).reset_index(drop=True)
     for column in out.columns:
-        out[column] = out[column].astype("str") if column in ("institution_code", "rule") else out[column].astype(np.int64)
+        out[column] = (
+            out[column].astype("str") if column in ("institution_code", "rule") else out[column].astype(np.int64)
+        )
     return out
 
 
@@ -864,17 +1004,40 @@ class _Ratio:
 
 
 _RATIOS = (
-    _Ratio("fund_per_visit", "次均统筹基金支付", "fund paid per claim (yuan)", "fund_cents", "claims", 0.01,
-           _MONEY_FLOOR),
-    _Ratio("cost_per_visit", "次均医疗总费用", "total cost per claim (yuan)", "total_cents", "claims", 0.01,
-           _MONEY_FLOOR),
-    _Ratio("drug_share", "药占比", "drug fees / total cost, over claims that report drug fees", "drug_cents",
-           "drug_known_total_cents", 1.0, _SHARE_FLOOR),
-    _Ratio("exam_share", "检查检验费占比", "exam and laboratory fees / total cost, over claims that report them",
-           "exam_cents", "exam_known_total_cents", 1.0, _SHARE_FLOOR),
-    _Ratio("inpatient_share", "住院人次占比", "inpatient stays / claims (admissions rate)", "stays", "claims", 1.0,
-           _SHARE_FLOOR),
-)  # fmt: skip
+    _Ratio(
+        "fund_per_visit", "次均统筹基金支付", "fund paid per claim (yuan)", "fund_cents", "claims", 0.01, _MONEY_FLOOR
+    ),
+    _Ratio(
+        "cost_per_visit", "次均医疗总费用", "total cost per claim (yuan)", "total_cents", "claims", 0.01, _MONEY_FLOOR
+    ),
+    _Ratio(
+        "drug_share",
+        "药占比",
+        "drug fees / total cost, over claims that report drug fees",
+        "drug_cents",
+        "drug_known_total_cents",
+        1.0,
+        _SHARE_FLOOR,
+    ),
+    _Ratio(
+        "exam_share",
+        "检查检验费占比",
+        "exam and laboratory fees / total cost, over claims that report them",
+        "exam_cents",
+        "exam_known_total_cents",
+        1.0,
+        _SHARE_FLOOR,
+    ),
+    _Ratio(
+        "inpatient_share",
+        "住院人次占比",
+        "inpatient stays / claims (admissions rate)",
+        "stays",
+        "claims",
+        1.0,
+        _SHARE_FLOOR,
+    ),
+)
 
 
 def _claim_family(rule: Rule) -> str:
@@ -901,42 +1064,137 @@ def claim_catalogue() -> list[FeatureSpec]:
     specs: list[FeatureSpec] = []
     add = specs.append
     src = "claims (settle_date)"
-    add(FeatureSpec("clm_claims_12m", "近12个月结算人次", "claims settled", "claims", src, _WINDOW_TEXT, _MISSING_COUNT))
-    add(FeatureSpec("clm_stays_12m", "近12个月住院人次", "inpatient stays settled", "claims", src, _WINDOW_TEXT,
-                    _MISSING_COUNT))  # fmt: skip
-    add(FeatureSpec("clm_fund_12m", "近12个月统筹基金支付", "fund paid (yuan): the institution's fund income",
-                    "claims", src, _WINDOW_TEXT, _MISSING_COUNT))  # fmt: skip
-    add(FeatureSpec("clm_total_12m", "近12个月医疗总费用", "total cost of claims (yuan)", "claims", src, _WINDOW_TEXT,
-                    _MISSING_COUNT))  # fmt: skip
+    add(
+        FeatureSpec("clm_claims_12m", "近12个月结算人次", "claims settled", "claims", src, _WINDOW_TEXT, _MISSING_COUNT)
+    )
+    add(
+        FeatureSpec(
+            "clm_stays_12m", "近12个月住院人次", "inpatient stays settled", "claims", src, _WINDOW_TEXT, _MISSING_COUNT
+        )
+    )
+    add(
+        FeatureSpec(
+            "clm_fund_12m",
+            "近12个月统筹基金支付",
+            "fund paid (yuan): the institution's fund income",
+            "claims",
+            src,
+            _WINDOW_TEXT,
+            _MISSING_COUNT,
+        )
+    )
+    add(
+        FeatureSpec(
+            "clm_total_12m",
+            "近12个月医疗总费用",
+            "total cost of claims (yuan)",
+            "claims",
+            src,
+            _WINDOW_TEXT,
+            _MISSING_COUNT,
+        )
+    )
     for ratio in _RATIOS:
-        add(FeatureSpec(f"clm_{ratio.name}_12m", f"近12个月{ratio.zh}", ratio.meaning, "claims", src, _WINDOW_TEXT,
-                        _MISSING_RATE, peer=ratio.peer))  # fmt: skip
-    add(FeatureSpec("clm_volume_growth_12m", "结算人次同比增长", "claims in the window / claims in the 12 months "
-                    "before it - 1", "claims", src, "24 closed months before the month of as_of",
-                    "missing when the earlier 12 months have no claims", peer=_GROWTH_FLOOR))  # fmt: skip
-    add(FeatureSpec("clm_fund_growth_12m", "统筹基金支付同比增长", "fund paid in the window / fund paid in the 12 "
-                    "months before it - 1", "claims", src, "24 closed months before the month of as_of",
-                    "missing when the earlier 12 months have no fund paid", peer=_GROWTH_FLOOR))  # fmt: skip
+        add(
+            FeatureSpec(
+                f"clm_{ratio.name}_12m",
+                f"近12个月{ratio.zh}",
+                ratio.meaning,
+                "claims",
+                src,
+                _WINDOW_TEXT,
+                _MISSING_RATE,
+                peer=ratio.peer,
+            )
+        )
+    add(
+        FeatureSpec(
+            "clm_volume_growth_12m",
+            "结算人次同比增长",
+            "claims in the window / claims in the 12 months before it - 1",
+            "claims",
+            src,
+            "24 closed months before the month of as_of",
+            "missing when the earlier 12 months have no claims",
+            peer=_GROWTH_FLOOR,
+        )
+    )
+    add(
+        FeatureSpec(
+            "clm_fund_growth_12m",
+            "统筹基金支付同比增长",
+            "fund paid in the window / fund paid in the 12 months before it - 1",
+            "claims",
+            src,
+            "24 closed months before the month of as_of",
+            "missing when the earlier 12 months have no fund paid",
+            peer=_GROWTH_FLOOR,
+        )
+    )
     for rule in RULES:
         family, source = _claim_family(rule), _sources(rule)
         if rule.name == "phantom_bed_signal":
             source = "claims (+ claim_items for idle days) (settle_date)"
         base_zh, base_en = BASE_LABELS[rule.base]
-        add(FeatureSpec(f"clm_{rule.name}_n_12m", f"近12个月{rule.zh}人次", f"{rule.meaning}: count", family, source,
-                        _WINDOW_TEXT, _MISSING_COUNT))  # fmt: skip
-        add(FeatureSpec(f"clm_{rule.name}_rate_12m", f"近12个月{rule.zh}占比",
-                        f"{rule.meaning}: share of {base_en} ({base_zh})", family, source, _WINDOW_TEXT,
-                        _MISSING_RATE, peer=_RATE_FLOOR))  # fmt: skip
-    add(FeatureSpec("clm_claims_trend", "结算人次月度趋势", "slope of monthly claims, relative to their mean "
-                    "(change per month)", "claims", src, _TREND_TEXT, _MISSING_TREND))  # fmt: skip
+        add(
+            FeatureSpec(
+                f"clm_{rule.name}_n_12m",
+                f"近12个月{rule.zh}人次",
+                f"{rule.meaning}: count",
+                family,
+                source,
+                _WINDOW_TEXT,
+                _MISSING_COUNT,
+            )
+        )
+        add(
+            FeatureSpec(
+                f"clm_{rule.name}_rate_12m",
+                f"近12个月{rule.zh}占比",
+                f"{rule.meaning}: share of {base_en} ({base_zh})",
+                family,
+                source,
+                _WINDOW_TEXT,
+                _MISSING_RATE,
+                peer=_RATE_FLOOR,
+            )
+        )
+    add(
+        FeatureSpec(
+            "clm_claims_trend",
+            "结算人次月度趋势",
+            "slope of monthly claims, relative to their mean (change per month)",
+            "claims",
+            src,
+            _TREND_TEXT,
+            _MISSING_TREND,
+        )
+    )
     for ratio in _RATIOS:
-        add(FeatureSpec(f"clm_{ratio.name}_trend", f"{ratio.zh}月度趋势", f"slope of the monthly {ratio.name} "
-                        "(units per month)", "claims", src, _TREND_TEXT, _MISSING_TREND))  # fmt: skip
+        add(
+            FeatureSpec(
+                f"clm_{ratio.name}_trend",
+                f"{ratio.zh}月度趋势",
+                f"slope of the monthly {ratio.name} (units per month)",
+                "claims",
+                src,
+                _TREND_TEXT,
+                _MISSING_TREND,
+            )
+        )
     for rule in RULES:
         family, source = _claim_family(rule), _sources(rule)
-        add(FeatureSpec(f"clm_{rule.name}_rate_trend", f"{rule.zh}占比月度趋势", "slope of the monthly share "
-                        f"{rule.name} / {rule.base} (per month)", family, source, _TREND_TEXT,
-                        _MISSING_TREND))  # fmt: skip
+        add(
+            FeatureSpec(
+                f"clm_{rule.name}_rate_trend",
+                f"{rule.zh}占比月度趋势",
+                f"slope of the monthly share {rule.name} / {rule.base} (per month)",
+                family,
+                source,
+                _TREND_TEXT,
+                _MISSING_TREND,
+            )
+        )
     return specs
 
 

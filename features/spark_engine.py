@@ -20,7 +20,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from .claim_features import CODES_VIEW, ClaimSource, SqlStep, contract_arrow
+from .claim_features import CODES_VIEW, DEATHS_VIEW, ClaimSource, SqlStep, contract_arrow
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def _spark_frame(spark, value: object, table: str):
     import duckdb
 
     if isinstance(value, duckdb.DuckDBPyRelation):
-        return spark.createDataFrame(contract_arrow(value.fetch_arrow_table(), table))
+        return spark.createDataFrame(contract_arrow(value.to_arrow_table(), table))
     if isinstance(value, duckdb.DuckDBPyConnection):
         raise ValueError(f"the Spark engine reads {table} from Parquet paths or frames; got a DuckDB connection")
     paths = [str(p) for p in value]  # type: ignore[union-attr]
@@ -92,14 +92,14 @@ def _spark_frame(spark, value: object, table: str):
 
 def _register_inputs(spark, source: ClaimSource, available: set[str]) -> list[str]:
     views = []
-    inputs = {"claims": source.claims}
+    inputs = {"claims": ("claims", source.claims)}
     if "claim_items" in available:
-        inputs["claim_items"] = source.claim_items
+        inputs["claim_items"] = ("claim_items", source.claim_items)
     if "deaths" in available:
-        inputs["deaths"] = source.deaths
-    for table, value in inputs.items():
-        _spark_frame(spark, value, table).createOrReplaceTempView(table)
-        views.append(table)
+        inputs[DEATHS_VIEW] = ("deaths", source.deaths)
+    for view, (table, value) in inputs.items():
+        _spark_frame(spark, value, table).createOrReplaceTempView(view)
+        views.append(view)
     codes = source.codes_table()
     if codes is None:
         spark.sql("SELECT DISTINCT institution_code FROM claims").createOrReplaceTempView(CODES_VIEW)

@@ -60,3 +60,23 @@ def test_catalogue_command_and_docs_agree_with_the_code():
     start, end = "<!-- catalogue:start -->\n", "<!-- catalogue:end -->"
     documented = text[text.index(start) + len(start) : text.index(end)]
     assert documented == catalogue_as_markdown(), "docs/features.md is stale: regenerate its catalogue section"
+
+
+def test_claims_from_a_duckdb_connection_or_relation(sqlite_store, tmp_path):
+    import duckdb
+
+    from features.claims_store import partition_paths, relation_sql
+
+    import_paths([write_tables(tmp_path / "in")], engine=sqlite_store)
+    expected = build_features("2024-06-01", engine=sqlite_store).frame
+    con = duckdb.connect()
+    for table in ("claims", "claim_items"):
+        con.execute(f"CREATE VIEW {table} AS SELECT * FROM {relation_sql(partition_paths(sqlite_store, table), table)}")
+    try:
+        via_connection = build_features("2024-06-01", engine=sqlite_store, claims=con).frame
+        via_relation = build_features("2024-06-01", engine=sqlite_store, claims=con.sql("SELECT * FROM claims")).frame
+        assert "deaths" not in {row[0] for row in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+    finally:
+        con.close()
+    pd.testing.assert_frame_equal(via_connection, expected)
+    pd.testing.assert_frame_equal(via_relation, expected)

@@ -30,8 +30,18 @@ def institutions() -> pd.DataFrame:
 
 
 def violations(rows: list[tuple]) -> pd.DataFrame:
-    columns = ["violation_id", "institution_code", "found_date", "source", "category", "amount", "disposition",
-               "fraud", "lenient", "status"]  # fmt: skip
+    columns = [
+        "violation_id",
+        "institution_code",
+        "found_date",
+        "source",
+        "category",
+        "amount",
+        "disposition",
+        "fraud",
+        "lenient",
+        "status",
+    ]
     frame = pd.DataFrame(rows, columns=columns)
     frame["found_date"] = pd.to_datetime(frame["found_date"])
     frame["fraud"] = frame["fraud"].astype("boolean")
@@ -42,18 +52,58 @@ def violations(rows: list[tuple]) -> pd.DataFrame:
 VIOLATIONS = violations(
     [
         ("V1", H1, "2024-06-30", "smart_audit", "split_admission", 1000.0, "recovery", False, True, "confirmed"),
-        ("V2", H1, "2023-07-01", "random_inspection", "split_admission", 2000.0, "interview", False, False,
-         "confirmed"),  # exactly 12 months before as_of: inside the window
+        (
+            "V2",
+            H1,
+            "2023-07-01",
+            "random_inspection",
+            "split_admission",
+            2000.0,
+            "interview",
+            False,
+            False,
+            "confirmed",
+        ),  # exactly 12 months before as_of: inside the window
         ("V3", H1, "2023-06-30", "complaint", "fake_visit", 5000.0, "penalty_art40", True, False, "confirmed"),
-        ("V4", H1, "2021-07-01", "flying_inspection", "split_admission", 100.0, "agreement_suspension", False,
-         False, "confirmed"),  # exactly 36 months: inside
-        ("V5", H1, "2024-07-01", "smart_audit", "overcharging", 9.0, "police_referral", True, False,
-         "confirmed"),  # on as_of: not yet known
-        ("V6", H1, "2024-05-01", "smart_audit", "overcharging", 7.0, "police_referral", True, False,
-         "overturned"),  # annulled
+        (
+            "V4",
+            H1,
+            "2021-07-01",
+            "flying_inspection",
+            "split_admission",
+            100.0,
+            "agreement_suspension",
+            False,
+            False,
+            "confirmed",
+        ),  # exactly 36 months: inside
+        (
+            "V5",
+            H1,
+            "2024-07-01",
+            "smart_audit",
+            "overcharging",
+            9.0,
+            "police_referral",
+            True,
+            False,
+            "confirmed",
+        ),  # on as_of: not yet known
+        (
+            "V6",
+            H1,
+            "2024-05-01",
+            "smart_audit",
+            "overcharging",
+            7.0,
+            "police_referral",
+            True,
+            False,
+            "overturned",
+        ),  # annulled
         ("V7", H2, "2024-01-10", "audit", "management", 300.0, "rectification", pd.NA, pd.NA, "under_appeal"),
     ]
-)  # fmt: skip
+)
 
 
 def build(**tables) -> pd.DataFrame:
@@ -109,8 +159,19 @@ def test_violation_amount_relative_to_fund_income():
 
 
 def self_inspections(rows: list[tuple]) -> pd.DataFrame:
-    columns = ["report_id", "institution_code", "period_start", "period_end", "submitted_date", "problems_reported",
-               "amount_refunded", "verified", "verified_date", "problems_found", "amount_found"]  # fmt: skip
+    columns = [
+        "report_id",
+        "institution_code",
+        "period_start",
+        "period_end",
+        "submitted_date",
+        "problems_reported",
+        "amount_refunded",
+        "verified",
+        "verified_date",
+        "problems_found",
+        "amount_found",
+    ]
     frame = pd.DataFrame(rows, columns=columns)
     for column in ("period_start", "period_end", "submitted_date", "verified_date"):
         frame[column] = pd.to_datetime(frame[column])
@@ -199,8 +260,15 @@ def test_static_features():
 def test_only_the_required_tables_builds_and_names_what_is_missing():
     result = build_features(AS_OF, tables={"institutions": institutions(), "violations": VIOLATIONS})
     missing = {m.family: m for m in result.missing_families}
-    assert set(missing) == {"self_inspection", "claims", "claim_deaths", "claim_items", "complaints", "referrals",
-                            "staff_points"}  # fmt: skip
+    assert set(missing) == {
+        "self_inspection",
+        "claims",
+        "claim_deaths",
+        "claim_items",
+        "complaints",
+        "referrals",
+        "staff_points",
+    }
     assert missing["claims"].tables == ("claims",) and "claims" in missing["claims"].reason
     assert "缺少数据表" in missing["complaints"].reason
     assert result.families_built == ["static", "violations"]
@@ -227,7 +295,12 @@ def test_claims_without_items_or_deaths_report_only_those_families():
     assert {"claim_items", "claim_deaths"} <= families and "claims" not in families
     frame = result.frame
     assert frame.loc[H1, "clm_claims_12m"] == 1 and frame.loc[H1, "clm_long_supply_n_12m"] == 0
-    assert frame[["clm_duplicate_item_n_12m", "clm_deceased_settlement_rate_12m", "clm_idle_stay_rate_trend"]].isna().all().all()
+    assert (
+        frame[["clm_duplicate_item_n_12m", "clm_deceased_settlement_rate_12m", "clm_idle_stay_rate_trend"]]
+        .isna()
+        .all()
+        .all()
+    )
     assert frame.loc[H1, "clm_fund_per_visit_12m"] == 60.0 and np.isnan(frame.loc[H2, "clm_fund_per_visit_12m"])
 
 

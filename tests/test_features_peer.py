@@ -75,9 +75,18 @@ def _monthly_claims(code: str, per_month: list[int], fund: float) -> list[dict]:
     for month, count in enumerate(per_month):
         day = pd.Timestamp("2023-07-01") + pd.DateOffset(months=month)
         for k in range(count):
-            rows.append({"claim_id": f"{code}-{month}-{k}", "institution_code": code, "patient_id": f"{code}-{k}",
-                         "visit_type": "outpatient", "admit_date": day, "settle_date": day, "total_amount": 2 * fund,
-                         "fund_amount": fund})  # fmt: skip
+            rows.append(
+                {
+                    "claim_id": f"{code}-{month}-{k}",
+                    "institution_code": code,
+                    "patient_id": f"{code}-{k}",
+                    "visit_type": "outpatient",
+                    "admit_date": day,
+                    "settle_date": day,
+                    "total_amount": 2 * fund,
+                    "fund_amount": fund,
+                }
+            )
     return rows
 
 
@@ -88,8 +97,18 @@ def test_claim_features_get_peer_scores_and_monthly_trends():
         counts = list(range(1, 13)) if i == 0 else [5] * 12
         rows += _monthly_claims(code, counts, fund=100.0 + 10 * i)
     claims = pd.DataFrame(rows)
-    empty_violations = pd.DataFrame(columns=["violation_id", "institution_code", "found_date", "source", "category",
-                                             "amount", "disposition", "status"])  # fmt: skip
+    empty_violations = pd.DataFrame(
+        columns=[
+            "violation_id",
+            "institution_code",
+            "found_date",
+            "source",
+            "category",
+            "amount",
+            "disposition",
+            "status",
+        ]
+    )
     frame = build_features(
         "2024-07-01", tables={"institutions": clinics, "violations": empty_violations, "claims": claims}
     ).frame

@@ -50,8 +50,14 @@ def test_future_events_do_not_change_earlier_rows(city):
     past_only = build_features(AS_OF, tables=known_before(city, AS_OF))
     assert not full.missing_families
     # the city really has events after as_of in every table, else this test could not fail
-    for name, column in [("violations", "found_date"), ("claims", "settle_date"), ("complaints", "received_date"),
-                         ("self_inspections", "submitted_date"), ("staff_points", "date"), ("referrals", "date")]:  # fmt: skip
+    for name, column in [
+        ("violations", "found_date"),
+        ("claims", "settle_date"),
+        ("complaints", "received_date"),
+        ("self_inspections", "submitted_date"),
+        ("staff_points", "date"),
+        ("referrals", "date"),
+    ]:
         assert len(_after(city[name], column, AS_OF)) > 0, name
     pd.testing.assert_frame_equal(full.frame, past_only.frame)
 
@@ -65,9 +71,10 @@ def test_adding_events_on_the_as_of_date_changes_nothing_but_the_day_after_does(
     with_same_day = {**city, "violations": pd.concat([city["violations"], extra], ignore_index=True)}
     pd.testing.assert_frame_equal(build_features(AS_OF, tables=with_same_day).frame, base.frame)
     later = build_features(AS_OF + pd.Timedelta(days=1), tables=with_same_day)
-    assert later.frame.loc[code, "viol_n_12m"] == build_features(AS_OF + pd.Timedelta(days=1), tables=city).frame.loc[
-        code, "viol_n_12m"
-    ] + 1
+    assert (
+        later.frame.loc[code, "viol_n_12m"]
+        == build_features(AS_OF + pd.Timedelta(days=1), tables=city).frame.loc[code, "viol_n_12m"] + 1
+    )
 
 
 def test_claims_enter_once_their_settlement_month_has_closed(city):
@@ -111,11 +118,15 @@ def test_rows_are_the_institutions_active_at_as_of(city):
     institutions.loc[3, ["status", "status_since"]] = ["terminated", AS_OF]
     institutions.loc[4, ["status", "status_since"]] = ["terminated", pd.NaT]
     institutions.loc[5, ["designated_since", "status", "status_since"]] = [
-        pd.Timestamp("2010-01-01"), "suspended", AS_OF - pd.Timedelta(days=3),
-    ]  # fmt: skip
+        pd.Timestamp("2010-01-01"),
+        "suspended",
+        AS_OF - pd.Timedelta(days=3),
+    ]
     institutions.loc[6, ["designated_since", "status", "status_since"]] = [
-        pd.Timestamp("2010-01-01"), "suspended", AS_OF + pd.Timedelta(days=3),
-    ]  # fmt: skip
+        pd.Timestamp("2010-01-01"),
+        "suspended",
+        AS_OF + pd.Timedelta(days=3),
+    ]
     frame = build_features(AS_OF, tables={**city, "institutions": institutions}).frame
     rows = set(frame.index)
     assert codes[0] in rows and codes[3] in rows

@@ -96,7 +96,10 @@ def test_readmissions_that_are_not_split_admissions(second):
 
 
 def test_diagnosis_group_is_the_first_three_characters():
-    rows = [stay("A1", "p1", "2024-02-25", "2024-03-01", dx="J18.900"), stay("A2", "p1", "2024-03-05", "2024-03-09", dx="j18.0")]
+    rows = [
+        stay("A1", "p1", "2024-02-25", "2024-03-01", dx="J18.900"),
+        stay("A2", "p1", "2024-03-05", "2024-03-09", dx="j18.0"),
+    ]
     assert flagged(rows, "split_admission") == {"A2"}
 
 
@@ -156,10 +159,19 @@ def test_exam_fees_above_80_percent_of_the_bill():
 
 def items(lines: list[tuple[str, int, str, str]], trace: dict[tuple[str, int], str] | None = None) -> pd.DataFrame:
     rows = [
-        {"claim_id": c, "line_no": n, "item_code": code, "item_type": "service", "item_date": day, "quantity": 1.0,
-         "unit_price": 10.0, "amount": 10.0, "trace_code": (trace or {}).get((c, n))}
+        {
+            "claim_id": c,
+            "line_no": n,
+            "item_code": code,
+            "item_type": "service",
+            "item_date": day,
+            "quantity": 1.0,
+            "unit_price": 10.0,
+            "amount": 10.0,
+            "trace_code": (trace or {}).get((c, n)),
+        }
         for c, n, code, day in lines
-    ]  # fmt: skip
+    ]
     out = pd.DataFrame(rows)
     out["item_date"] = pd.to_datetime(out["item_date"]).astype("datetime64[ns]")
     out["line_no"] = out["line_no"].astype("Int64")
@@ -169,16 +181,29 @@ def items(lines: list[tuple[str, int, str, str]], trace: dict[tuple[str, int], s
 def test_stay_with_two_whole_days_without_items_is_idle_and_one_day_is_not():
     rows = [stay("A1", "p1", "2024-03-01", "2024-03-06"), stay("A2", "p2", "2024-03-01", "2024-03-06")]
     lines = items(
-        [("A1", 1, "X", "2024-03-01"), ("A1", 2, "X", "2024-03-04"), ("A1", 3, "X", "2024-03-05"),  # 2nd, 3rd idle
-         ("A2", 1, "X", "2024-03-01"), ("A2", 2, "X", "2024-03-03"), ("A2", 3, "X", "2024-03-05")]  # 2nd, 4th idle
-    )  # fmt: skip
+        [
+            ("A1", 1, "X", "2024-03-01"),
+            ("A1", 2, "X", "2024-03-04"),
+            ("A1", 3, "X", "2024-03-05"),  # 2nd, 3rd idle
+            ("A2", 1, "X", "2024-03-01"),
+            ("A2", 2, "X", "2024-03-03"),
+            ("A2", 3, "X", "2024-03-05"),
+        ]  # 2nd, 4th idle
+    )
     assert flagged(rows, "idle_stay", items=lines) == {"A1"}
 
 
 def test_idle_days_at_the_start_or_end_of_a_stay_count():
     rows = [stay("A1", "p1", "2024-03-01", "2024-03-06"), stay("A2", "p2", "2024-03-01", "2024-03-06")]
-    lines = items([("A1", 1, "X", "2024-03-03"), ("A1", 2, "X", "2024-03-05"),  # 1st and 2nd idle
-                   ("A2", 1, "X", "2024-03-01"), ("A2", 2, "X", "2024-03-02"), ("A2", 3, "X", "2024-03-04")])  # fmt: skip
+    lines = items(
+        [
+            ("A1", 1, "X", "2024-03-03"),
+            ("A1", 2, "X", "2024-03-05"),  # 1st and 2nd idle
+            ("A2", 1, "X", "2024-03-01"),
+            ("A2", 2, "X", "2024-03-02"),
+            ("A2", 3, "X", "2024-03-04"),
+        ]
+    )
     assert flagged(rows, "idle_stay", items=lines) == {"A1"}
 
 
@@ -268,28 +293,49 @@ def test_deaths_rule_needs_the_deaths_table():
 
 
 def test_same_item_billed_twice_on_one_day():
-    rows = [claim("A1", "p1", "2024-03-05"), claim("A2", "p1", "2024-03-05"), claim("B1", "p2", "2024-03-05"),
-            claim("B2", "p2", "2024-03-06")]  # fmt: skip
-    lines = items([("A1", 1, "X100", "2024-03-05"), ("A2", 1, "X100", "2024-03-05"),
-                   ("B1", 1, "X100", "2024-03-05"), ("B2", 1, "X100", "2024-03-06")])  # fmt: skip
+    rows = [
+        claim("A1", "p1", "2024-03-05"),
+        claim("A2", "p1", "2024-03-05"),
+        claim("B1", "p2", "2024-03-05"),
+        claim("B2", "p2", "2024-03-06"),
+    ]
+    lines = items(
+        [
+            ("A1", 1, "X100", "2024-03-05"),
+            ("A2", 1, "X100", "2024-03-05"),
+            ("B1", 1, "X100", "2024-03-05"),
+            ("B2", 1, "X100", "2024-03-06"),
+        ]
+    )
     assert flagged(rows, "duplicate_item", items=lines) == {"A1", "A2"}
 
 
 def test_trace_code_settled_twice():
-    rows = [claim("A1", "p1", "2024-03-05", inst=P1, visit="pharmacy"), claim("A2", "p2", "2024-04-05", visit="pharmacy"),
-            claim("A3", "p3", "2024-04-05", visit="pharmacy")]  # fmt: skip
-    lines = items([("A1", 1, "D1", "2024-03-05"), ("A2", 1, "D1", "2024-04-05"), ("A3", 1, "D1", "2024-04-05")],
-                  trace={("A1", 1): "T1", ("A2", 1): "T1", ("A3", 1): "T2"})  # fmt: skip
+    rows = [
+        claim("A1", "p1", "2024-03-05", inst=P1, visit="pharmacy"),
+        claim("A2", "p2", "2024-04-05", visit="pharmacy"),
+        claim("A3", "p3", "2024-04-05", visit="pharmacy"),
+    ]
+    lines = items(
+        [("A1", 1, "D1", "2024-03-05"), ("A2", 1, "D1", "2024-04-05"), ("A3", 1, "D1", "2024-04-05")],
+        trace={("A1", 1): "T1", ("A2", 1): "T1", ("A3", 1): "T2"},
+    )
     assert flagged(rows, "trace_reuse", items=lines) == {"A2"}
 
 
 def test_fourth_low_value_visit_within_30_days():
-    near = [claim(f"A{k}", "p1", day, total=99.0) for k, day in enumerate(["2024-03-01", "2024-03-08", "2024-03-15",
-                                                                               "2024-03-30", "2024-03-31"])]  # fmt: skip
-    far = [claim(f"B{k}", "p2", day, total=30.0) for k, day in enumerate(["2024-03-01", "2024-03-11", "2024-03-21",
-                                                                              "2024-03-31"])]  # fmt: skip
-    dear = [claim(f"C{k}", "p3", day, total=100.0) for k, day in enumerate(["2024-03-01", "2024-03-02", "2024-03-03",
-                                                                                "2024-03-04"])]  # fmt: skip
+    near = [
+        claim(f"A{k}", "p1", day, total=99.0)
+        for k, day in enumerate(["2024-03-01", "2024-03-08", "2024-03-15", "2024-03-30", "2024-03-31"])
+    ]
+    far = [
+        claim(f"B{k}", "p2", day, total=30.0)
+        for k, day in enumerate(["2024-03-01", "2024-03-11", "2024-03-21", "2024-03-31"])
+    ]
+    dear = [
+        claim(f"C{k}", "p3", day, total=100.0)
+        for k, day in enumerate(["2024-03-01", "2024-03-02", "2024-03-03", "2024-03-04"])
+    ]
     assert flagged(near + far + dear, "frequent_low_value") == {"A3", "A4"}
 
 

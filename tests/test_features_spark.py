@@ -55,8 +55,11 @@ def test_flagged_claims_are_identical_on_both_engines(spark, city):
 def test_features_are_identical_on_both_engines(spark, city):
     institutions = pd.read_csv(city / "institutions.csv", dtype=str, keep_default_na=False).replace("", None)
     source = _source(city)
-    common = {"tables": {"institutions": institutions, "deaths": source.deaths}, "claims": source.claims,
-              "claim_items": source.claim_items}  # fmt: skip
+    common = {
+        "tables": {"institutions": institutions, "deaths": source.deaths},
+        "claims": source.claims,
+        "claim_items": source.claim_items,
+    }
     on_duckdb = build_features("2023-11-20", **common)
     on_spark = build_features("2023-11-20", engine_kind="spark", spark=spark, **common)
     assert on_spark.engine_kind == "spark" and on_duckdb.frame["clm_claims_12m"].sum() > 0

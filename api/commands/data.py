@@ -91,19 +91,38 @@ def status_command(database_url: str | None) -> None:
 @click.option("--years", default=4, show_default=True, type=click.IntRange(1, 15))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--start-year", default=2022, show_default=True, type=click.IntRange(2000, 2100))
-@click.option("--claims-per-year", default=500.0, show_default=True, type=click.FloatRange(0, 100_000),
-              help="Mean settled claims per institution per year.")
+@click.option(
+    "--claims-per-year",
+    default=500.0,
+    show_default=True,
+    type=click.FloatRange(0, 100_000),
+    help="Mean settled claims per institution per year.",
+)
 @click.option("--no-claim-items", is_flag=True, help="Do not write claim item lines (faster, smaller).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
-def simulate_command(n_institutions: int, years: int, seed: int, start_year: int, claims_per_year: float,
-                     no_claim_items: bool, out_dir: Path) -> None:
+def simulate_command(
+    n_institutions: int,
+    years: int,
+    seed: int,
+    start_year: int,
+    claims_per_year: float,
+    no_claim_items: bool,
+    out_dir: Path,
+) -> None:
     """Write a simulated city as contract files (OUT/data) and its ground truth (OUT/ground_truth)."""
     from features.simulate import simulate_city
 
     with progress_bar("模拟 simulate") as progress:
-        summary = simulate_city(out_dir, n_institutions=n_institutions, years=years, seed=seed,
-                                start_year=start_year, claims_per_institution_year=claims_per_year,
-                                claim_items=not no_claim_items, progress=progress)
+        summary = simulate_city(
+            out_dir,
+            n_institutions=n_institutions,
+            years=years,
+            seed=seed,
+            start_year=start_year,
+            claims_per_institution_year=claims_per_year,
+            claim_items=not no_claim_items,
+            progress=progress,
+        )
     click.echo(f"模拟城市已写入 simulated city written to {summary.data_dir} ({summary.seconds:.1f} s)")
     for name, rows in summary.rows.items():
         click.echo(f"  {name:<18}{rows:>12,}")
