@@ -768,19 +768,20 @@ def _require_frozen(row: sa.Row) -> None:
 
 
 # Smart-audit signals (domain §5) that make an institution a mandatory target: feature -> (threshold, check
-# item). Rates are compared with the peer group (kind × level) as robust z-scores, so a value above 3 is
-# far outside what comparable institutions do; settlements after death and reused drug trace codes are
-# leads whenever they occur. Smart-audit hits are leads, not verdicts: the visit checks them.
+# item). Each is a rate compared with the peer group (kind × level) as a robust z-score; above 5 is far outside
+# what comparable institutions do. Raw counts are not used: honest institutions also show a few settlements
+# after a recorded death or a reused trace code (data errors), and a count favours large institutions. The
+# "same patients on the same days" signal is left to the risk model: it is too common among honest
+# institutions to be a mandatory trigger. Smart-audit hits are leads, not verdicts: the visit checks them.
 SMART_AUDIT_SIGNALS: dict[str, tuple[float, str]] = {
-    "clm_deceased_settlement_n_12m": (0.0, "deceased_settlement"),
-    "clm_trace_reuse_n_12m": (0.0, "drug_trace"),
-    "clm_split_admission_rate_12m_pz": (3.0, "inpatient"),
-    "clm_phantom_bed_signal_rate_12m_pz": (3.0, "inpatient"),
-    "clm_overlap_stay_rate_12m_pz": (3.0, "inpatient"),
-    "clm_duplicate_item_rate_12m_pz": (3.0, "billing"),
-    "clm_long_supply_rate_12m_pz": (3.0, "prescription"),
-    "clm_frequent_low_value_rate_12m_pz": (3.0, "fake_visit"),
-    "clm_group_visit_rate_12m_pz": (3.0, "fake_visit"),
+    "clm_deceased_settlement_rate_12m_pz": (5.0, "deceased_settlement"),
+    "clm_trace_reuse_rate_12m_pz": (5.0, "drug_trace"),
+    "clm_split_admission_rate_12m_pz": (5.0, "inpatient"),
+    "clm_phantom_bed_signal_rate_12m_pz": (5.0, "inpatient"),
+    "clm_overlap_stay_rate_12m_pz": (5.0, "inpatient"),
+    "clm_duplicate_item_rate_12m_pz": (5.0, "billing"),
+    "clm_long_supply_rate_12m_pz": (5.0, "prescription"),
+    "clm_frequent_low_value_rate_12m_pz": (5.0, "fake_visit"),
 }
 
 

@@ -5,22 +5,35 @@ from __future__ import annotations
 import pandas as pd
 
 from features import import_paths
-from scoring.selection_store import SMART_AUDIT_SIGNALS, default_targeting_rules, select_and_save_targeted
-from tests.factories import default_tables, write_tables
+from features.simulate import simulate_city
+from scoring.selection_store import (
+    SMART_AUDIT_SIGNALS,
+    default_targeting_rules,
+    select_and_save_targeted,
+    smart_audit_signals,
+)
 
 
-def test_settlement_after_death_triggers_a_targeted_visit(sqlite_store, tmp_path):
-    tables = default_tables()
-    tables["deaths"] = pd.DataFrame({"patient_id": ["PT2"], "death_date": ["2024-02-01"]})  # C3 settled 2024-02-11
-    import_paths([write_tables(tmp_path / "city", tables)], engine=sqlite_store)
-    grades = pd.DataFrame({"institution_code": tables["institutions"]["institution_code"], "grade": "A", "score": 95.0})
-    selection = select_and_save_targeted(sqlite_store, as_of="2024-06-01", budget=1, grades=grades, actor="test")
+def test_institutions_far_outside_their_peers_are_targeted_with_the_signal_as_reason(sqlite_store, tmp_path):
+    city = simulate_city(tmp_path / "city", n_institutions=120, years=2, seed=5, claims_per_institution_year=300)
+    import_paths([city.data_dir], engine=sqlite_store)
+    as_of = pd.Timestamp("2024-01-01")
+    signals = smart_audit_signals(sqlite_store, as_of, SMART_AUDIT_SIGNALS).set_index("institution_code")
+    above = {
+        (code, name)
+        for name, (threshold, _) in SMART_AUDIT_SIGNALS.items()
+        for code in signals.index[signals[name] > threshold]
+    }
+    assert above, "the simulated city should put some institution far outside its peers"
+    grades = pd.DataFrame({"institution_code": signals.index, "grade": "A", "score": 95.0})
+    selection = select_and_save_targeted(sqlite_store, as_of=as_of, budget=1, grades=grades, actor="test")
     picks = selection.selected.set_index("institution_code")
-    assert "P44150200003" in picks.index and bool(picks.loc["P44150200003", "trigger"])
-    assert "deceased_settlement" in picks.loc["P44150200003", "items"]
-    reasons = selection.reasons[selection.reasons["institution_code"] == "P44150200003"]
-    signal = reasons[reasons["code"] == "smart_audit:clm_deceased_settlement_n_12m"]
-    assert len(signal) == 1 and signal["zh"].iloc[0] and signal["en"].iloc[0]
+    reasons = set(zip(selection.reasons["institution_code"], selection.reasons["code"], strict=True))
+    for code, name in above:
+        assert bool(picks.loc[code, "trigger"])
+        assert (code, f"smart_audit:{name}") in reasons
+        assert SMART_AUDIT_SIGNALS[name][1] in picks.loc[code, "items"]
+    assert len(picks) < len(signals) / 4  # leads, not a blanket: most institutions are not triggered
 
 
 def test_default_rules_name_every_signal_in_both_languages():
