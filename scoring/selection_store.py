@@ -902,6 +902,18 @@ def _counts(frame: pd.DataFrame, events: pd.DataFrame) -> pd.Series:
     return frame["institution_code"].map(counts).fillna(0).astype("int64")
 
 
+def stored_scores_as_of(engine: Engine, as_of: Any) -> pd.DataFrame | None:
+    """Each institution's newest stored risk score dated on or before ``as_of`` (point in time), as
+    institution_code, probability, expected_amount; None when there is none."""
+    from scoring.risk_store import latest_scores
+
+    scores = latest_scores(engine)
+    if scores.empty:
+        return None
+    scores = scores[pd.to_datetime(scores["as_of"]) <= as_timestamp(as_of)]
+    return scores[["institution_code", "probability", "expected_amount"]] if len(scores) else None
+
+
 def select_and_save_targeted(
     engine: Engine,
     *,
@@ -915,8 +927,11 @@ def select_and_save_targeted(
 ) -> StoredTargetedSelection:
     """Build the targeting frame from the store, pick targeted inspections and store the picks.
 
-    ``rules`` default to :func:`default_targeting_rules` (leads plus the smart-audit signals)."""
+    ``rules`` default to :func:`default_targeting_rules` (leads plus the smart-audit signals); ``scores``
+    default to the stored risk scores dated on or before ``as_of`` (none stored: priority by credit score)."""
     rules = rules or default_targeting_rules()
+    if scores is None:
+        scores = stored_scores_as_of(engine, as_of)
     frame = targeting_frame(
         engine, as_of=as_of, grades=grades, scores=scores, regions=regions, signals=list(rules.signal_thresholds)
     )

@@ -138,3 +138,16 @@ def test_score_command_stores_a_batch_with_store(city):
     assert "stored batch #1: 4 家机构" in stored.output and record.version in stored.output
     latest = risk_store.latest_scores(engine)
     assert len(latest) == 4 and set(latest["scored_by"]) == {"夜间任务"}
+
+
+def test_targeting_uses_stored_scores_only_when_dated_before_the_selection(city):
+    from scoring.selection_store import stored_scores_as_of
+
+    engine, _, _ = city
+    assert stored_scores_as_of(engine, AS_OF) is None  # nothing scored yet
+    risk_store.score_and_store(engine, as_of=AS_OF, actor="张三")
+    assert stored_scores_as_of(engine, EARLIER) is None  # scored after the selection date: not used
+    scores = stored_scores_as_of(engine, "2025-03-01")
+    stored = risk_store.latest_scores(engine)
+    assert scores is not None and list(scores.columns) == ["institution_code", "probability", "expected_amount"]
+    assert sorted(scores["institution_code"]) == sorted(stored["institution_code"])
