@@ -41,6 +41,7 @@ import pyarrow as pa
 
 from ._features_catalogue import FeatureSpec, PeerScale
 from ._features_windows import month_start, safe_ratio
+from .claims_store import quiet_duckdb
 from .contract import TABLES
 
 log = logging.getLogger(__name__)
@@ -821,10 +822,8 @@ def _duckdb_connection(source: ClaimSource, available: set[str]) -> tuple[duckdb
     if isinstance(source.claims, duckdb.DuckDBPyConnection):
         con, owned = source.claims, False
     else:
-        con, owned = duckdb.connect(), True
+        con, owned = quiet_duckdb(), True
         con.execute("SET preserve_insertion_order = false")  # results are keyed, not ordered
-        with contextlib.suppress(duckdb.Error):  # Jupyter refuses the setting (there the bar is a widget)
-            con.execute("SET enable_progress_bar = false")  # library code never draws on the terminal
         for key, value in source.duckdb_config.items():
             con.execute(f"SET {key} = ?", [value])
         _register(con, "claims", source.claims)

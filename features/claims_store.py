@@ -9,6 +9,7 @@ that nobody reads (``orphan_files`` lists them for clean-up).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -74,10 +75,8 @@ def relation_sql(paths: list[Path], table: str) -> str:
 def quiet_duckdb() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection that never draws its own progress bar (library code stays quiet)."""
     con = duckdb.connect()
-    try:
+    with contextlib.suppress(duckdb.Error):  # inside Jupyter DuckDB refuses the setting (its bar is a widget)
         con.execute("SET enable_progress_bar = false")
-    except duckdb.Error:  # inside a Jupyter kernel DuckDB refuses the setting; its bar is a widget there
-        pass
     return con
 
 
