@@ -338,13 +338,27 @@ class Bureau:
         m = self.month_of(day)
         return self._ledger_months(m - 11, m)
 
+    def _window_claims(self, i: int, months: slice) -> int:
+        """Claims of institution i in ledger months ``months`` (months before the data repeat the first)."""
+        first, stop = months.start - PRIOR_MONTHS, months.stop - PRIOR_MONTHS
+        before = max(0, -first)
+        return int(self.claims[i, max(first, 0) : max(stop, 0)].sum() + before * self.claims[i, 0])
+
+    def detection_chances(self, i: int, months: slice, strength: float) -> np.ndarray:
+        """Chance of uncovering each pattern: records reviewed × share abusive × strength (config)."""
+        count = np.floor(self.remaining_count[i, months].sum(axis=0))
+        amount = self.remaining_amount[i, months].sum(axis=0)
+        claims = max(self._window_claims(i, months), 1)
+        reviewed = min(float(claims), cfg.REVIEW_RECORDS * (claims / 1000) ** cfg.REVIEW_SIZE_EXPONENT)
+        chance = 1 - np.exp(-strength * reviewed * np.minimum(count / claims, 1.0))
+        return np.where(amount >= 100, chance, 0.0)
+
     def _detect(self, i: int, months: slice, strength: float) -> list[tuple[int, int, int]]:
         """(pattern, amount found, true amount) for each kind of abuse the inspectors uncover."""
-        count = self.remaining_count[i, months].sum(axis=0)
         amount = self.remaining_amount[i, months].sum(axis=0)
-        chance = 1 - np.exp(-strength * cfg.DETECTION_SCALE * np.sqrt(np.floor(count)))
+        chance = self.detection_chances(i, months, strength)
         found = []
-        for k in np.flatnonzero((self.rng.random(_N_PATTERNS) < chance) & (amount >= 100)):
+        for k in np.flatnonzero(self.rng.random(_N_PATTERNS) < chance):
             share = self.rng.uniform(*cfg.FOUND_SHARE_RANGE)
             self.remaining_count[i, months, k] *= 1 - share
             self.remaining_amount[i, months, k] *= 1 - share
@@ -362,9 +376,19 @@ class Bureau:
             sigmoid(cfg.DETECTION_LOGIT[event.kind] + self.city.inspectors.skill[team].mean() + rng.normal(0, 0.3))
         )
         true_amount = int(self.remaining_amount[i, months].sum())
+        probability = float(1 - np.prod(1 - self.detection_chances(i, months, strength)))
         found = _merge_minor_findings(self._detect(i, months, strength))
         inspection_id = self.records.add_inspection(
-            rng, i, day, event.kind, team, event.draw_id, strength=strength, true_amount=true_amount, lead=event.lead
+            rng,
+            i,
+            day,
+            event.kind,
+            team,
+            event.draw_id,
+            strength=strength,
+            true_amount=true_amount,
+            probability=probability,
+            lead=event.lead,
         )
         source = event.source or cfg.INSPECTION_SOURCE[event.kind]
         found_day = min(day + int(rng.integers(0, 11)), self.city.end_day)

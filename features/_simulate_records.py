@@ -55,6 +55,7 @@ class Records:
         *,
         strength: float,
         true_amount: int,
+        probability: float,
         lead: str,
     ) -> str:
         inspection_id = self._next_id("JC", day, 6)
@@ -79,6 +80,7 @@ class Records:
                 "inspection_id": inspection_id,
                 "detection_strength": strength,
                 "true_amount_at_stake": true_amount / 100,
+                "detection_probability": probability,
                 "selection_reason": lead,
                 "inspector_skill_mean": float(self.city.inspectors.skill[team].mean()),
             }

@@ -220,8 +220,12 @@ def _institution_years(city: City, bureau: Bureau) -> pd.DataFrame:
     n, years = len(city.institutions), bureau.years
     count = bureau.realised_count.reshape(n, years, 12, -1).sum(axis=2)
     amount = bureau.realised_amount.reshape(n, years, 12, -1).sum(axis=2)
+    # What a routine inspection by average inspectors at the end of the year would find (config's record review).
     routine = sigmoid(cfg.DETECTION_LOGIT["routine"])
-    chance = 1 - np.exp(-routine * cfg.DETECTION_SCALE * np.sqrt(count * (amount >= 100)).sum(axis=2))
+    claims = np.maximum(bureau.claims.reshape(n, years, 12).sum(axis=2), 1)
+    reviewed = np.minimum(claims, cfg.REVIEW_RECORDS * (claims / 1000) ** cfg.REVIEW_SIZE_EXPONENT)
+    abusive = (count * (amount >= 100)).sum(axis=2)
+    chance = 1 - np.exp(-routine * reviewed * np.minimum(abusive / claims, 1.0))
     frame = pd.DataFrame(
         {
             "institution_code": np.repeat(city.institutions.code, years),

@@ -89,6 +89,7 @@ class BacktestResult:
                 "brier": fold.inspection_metrics["brier"],
                 "calibration_error": fold.inspection_metrics["calibration_error"],
                 "baseline_roc_auc": fold.institution_metrics["baseline_roc_auc"],
+                "truth_inspection_roc_auc": fold.inspection_metrics.get("truth_roc_auc", np.nan),
                 "prevalence_random_weighted": fold.prevalence["weighted_estimate"],
                 "prevalence_predicted": fold.prevalence["mean_predicted"],
             }
@@ -224,6 +225,7 @@ def _fold(
     budgets: Sequence[float],
     catalogue: Any,
     train_start: pd.Timestamp | None,
+    inspection_truth: pd.DataFrame | None = None,
 ) -> FoldResult:
     start, end = pd.Timestamp(year=year, month=1, day=1), pd.Timestamp(year=year + 1, month=1, day=1)
     times = pd.to_datetime(panel[spec.time])
@@ -243,6 +245,11 @@ def _fold(
         "calibration_error": metrics.expected_calibration_error(y_test, p_inspection),
         "baseline_roc_auc": metrics.roc_auc(y_test, model.baseline_proba(test, neutral=False)),
     }
+    if inspection_truth is not None and "detection_probability" in inspection_truth.columns and len(test):
+        # The simulation's own chance that each inspection finds something, from the undiscovered abuse and
+        # the inspectors' real strength: the ceiling any model of observable data stays under.
+        known = test["inspection_id"].map(inspection_truth.set_index("inspection_id")["detection_probability"])
+        inspection_metrics["truth_roc_auc"] = metrics.roc_auc(y_test[known.notna()], known.dropna().to_numpy())
 
     features = snapshot(start)
     scored = model.score(features)
@@ -331,6 +338,7 @@ def rolling_backtest(
     config: RiskModelConfig | None = None,
     grades: Grades | None = None,
     truth: pd.DataFrame | None = None,
+    inspection_truth: pd.DataFrame | None = None,
     budgets: Sequence[float] = BUDGETS,
     catalogue: Any = None,
     window_years: int | None = None,
@@ -343,7 +351,9 @@ def rolling_backtest(
     (:func:`~models.dataset.inspection_outcomes`); ``snapshot(as_of)``: the feature rows of every
     institution as of a date; ``grades(as_of)``: credit grades by institution code (for the
     grade-order baseline, supplied by the caller so that models never depends on scoring);
-    ``truth``: a simulation's ground truth per institution and year (evaluation only).
+    ``truth``: a simulation's ground truth per institution and year (evaluation only);
+    ``inspection_truth``: its ground truth per inspection — with ``detection_probability`` the fold
+    also reports ``truth_roc_auc``, how well the simulation's own chance of detection ranks the outcomes.
     ``window_years`` limits training to that many years before the test year (default: all).
     """
     if not test_years:
@@ -369,6 +379,7 @@ def rolling_backtest(
             budgets=budgets,
             catalogue=catalogue,
             train_start=train_start,
+            inspection_truth=inspection_truth,
         )
         if not keep_models:
             fold.model = None

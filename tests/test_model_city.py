@@ -88,10 +88,14 @@ def test_backtest_writes_a_report_with_plots(city, data, tmp_path):
         test_years=[START_YEAR + 2],
         config=SMALL,
         truth=truth,
+        inspection_truth=pd.read_parquet(truth_dir / "inspections.parquet"),
         catalogue=data.catalogue,
         grades=lambda as_of: pd.Series("B", index=data.outcomes["institution_code"].unique()),
     )
     fold = result.folds[0]
+    # The simulation's own detection probability ranks the held-out inspections: the ceiling for any model.
+    assert 0.5 < fold.inspection_metrics["truth_roc_auc"] <= 1.0
+    assert result.summary()["truth_inspection_roc_auc"].notna().all()
     assert fold.institution_metrics["institutions"] >= 190
     assert 0.5 < fold.institution_metrics["roc_auc"] <= 1.0
     strategies = set(fold.budgets["strategy"])

@@ -417,6 +417,22 @@ def test_higher_propensity_institutions_have_more_violations_and_more_abuse(town
     assert years.propensity.corr(years.violations, method="spearman") > 0.2
 
 
+def test_inspections_find_by_conduct_not_by_size(town):
+    """Record review: the chance of a finding follows the share of abusive claims, not the claim volume."""
+    inspections = read_csv(town, "inspections").merge(truth(town, "inspections"), on="inspection_id")
+    years = truth(town, "institution_years").assign(share=lambda y: y.abuse_events / y.claims.clip(lower=1))
+    inspections = inspections.assign(year=lambda i: i.start_date.str[:4].astype(int)).merge(
+        years, on=["institution_code", "year"]
+    )
+    assert inspections.detection_probability.between(0, 1).all()
+    found = inspections.found_violation == "true"
+    by_quintile = found.groupby(pd.qcut(inspections.detection_probability, 5, labels=False)).mean()
+    assert by_quintile.iloc[-1] > by_quintile.iloc[0] + 0.4
+    share_rho = inspections.detection_probability.corr(inspections.share, method="spearman")
+    size_rho = inspections.detection_probability.corr(inspections.claims, method="spearman")
+    assert share_rho > 0.5 and share_rho > abs(size_rho) + 0.3
+
+
 def test_ownership_and_county_do_not_drive_misconduct_much(town):
     traits = truth(town, "institution_years").groupby("institution_code").propensity.mean()
     inst = read_csv(town, "institutions").set_index("institution_code")

@@ -173,6 +173,9 @@ def backtest_command(
     if unknown or not chosen:
         raise click.BadParameter(f"test years must be among {years[1:]}; got {chosen}", param_hint="--test-years")
     truth_frame = pd.read_parquet(truth / "institution_years.parquet") if truth else None
+    inspection_truth = (
+        pd.read_parquet(truth / "inspections.parquet") if truth and (truth / "inspections.parquet").exists() else None
+    )
     grades = None if no_grades else _grades_callable(engine, policy)
     with progress_bar("回测 backtest") as progress:
         result = rolling_backtest(
@@ -184,6 +187,7 @@ def backtest_command(
             config=config,
             grades=grades,
             truth=truth_frame,
+            inspection_truth=inspection_truth,
             budgets=BUDGETS,
             catalogue=data.catalogue,
             window_years=window_years,
