@@ -248,19 +248,18 @@ WHERE NOT is_stay AND days_supply > CASE
 
 # Supply running ahead of time: the days' supply dispensed over the lookback (this claim excluded)
 # minus the days elapsed since the first of those dispensings. Ordered by settlement day, the frame's
-# first row is its earliest day.
+# first row is its earliest day. A course is one patient's prescriptions for one diagnosis group.
 _SUPPLY_AHEAD = """
 SELECT claim_key, inst_key, settle_month AS event_month
 FROM (
   SELECT claim_key, inst_key, settle_month, settle_day, days_supply,
-    sum(days_supply) OVER (
-      PARTITION BY course_key ORDER BY settle_day
-      RANGE BETWEEN {supply_lookback_days} PRECEDING AND CURRENT ROW) AS window_supply,
-    first_value(settle_day) OVER (
-      PARTITION BY course_key ORDER BY settle_day
-      RANGE BETWEEN {supply_lookback_days} PRECEDING AND CURRENT ROW) AS first_day
+    sum(days_supply) OVER course AS window_supply,
+    first_value(settle_day) OVER course AS first_day
   FROM _mc_base
   WHERE NOT is_stay AND days_supply > 0
+  WINDOW course AS (
+    PARTITION BY course_key ORDER BY settle_day
+    RANGE BETWEEN {supply_lookback_days} PRECEDING AND CURRENT ROW)
 ) AS s
 WHERE window_supply - days_supply - (settle_day - first_day) > {supply_tolerance_days}
 """
@@ -308,14 +307,14 @@ WHERE recent_visits >= {frequent_visits}
 # Fake-visit groups: patients who keep turning up together. Among low-value visits on one day at one
 # institution (days with more than group_max_visitors such patients are crowds, not groups), a
 # patient is in a group that day when at least group_min_patients - 1 others present had already
-# been there together with them on group_min_days days or more within group_window_days.
+# been there together with them on group_min_days days or more within group_window_days
+# (``_mc_together`` holds those pairs, by day).
 _GROUP_VISIT = """
 SELECT l.claim_key, l.inst_key, l.settle_month AS event_month
 FROM _mc_low AS l
 JOIN (
   SELECT inst_key, patient_key, settle_day
   FROM _mc_together
-  WHERE together >= {group_min_days}
   GROUP BY inst_key, patient_key, settle_day
   HAVING count(*) >= {group_min_patients} - 1
 ) AS g ON g.inst_key = l.inst_key AND g.patient_key = l.patient_key AND g.settle_day = l.settle_day
@@ -453,6 +452,7 @@ def _parameters(rules: ClaimRules) -> dict[str, object]:
         "low_value_cents": round(rules.low_value_yuan * 100),
         "frequent_window_days_minus_one": rules.frequent_window_days - 1,
         "group_window_days_minus_one": rules.group_window_days - 1,
+        "group_min_days_minus_one": rules.group_min_days - 1,
     }
 
 
@@ -469,14 +469,13 @@ SELECT
   hash(claim_id) AS claim_key,{{claim_id}}
   hash(institution_code) AS inst_key,
   hash(patient_id) AS patient_key,
-  hash(hash(institution_code), hash(patient_id)) AS visitor_key,
   hash(hash(patient_id), dx_group) AS course_key,
   visit_type = 'inpatient' AS is_stay,
   visit_type = 'chronic' AS is_chronic,
-  date_diff('day', {_DAY0}, admit_date) AS admit_day,
-  date_diff('day', {_DAY0}, coalesce(discharge_date, admit_date)) AS discharge_day,
-  date_diff('day', {_DAY0}, settle_date) AS settle_day,
-  year(settle_date) * 12 + month(settle_date) - 1 AS settle_month,
+  CAST(date_diff('day', {_DAY0}, admit_date) AS INTEGER) AS admit_day,
+  CAST(date_diff('day', {_DAY0}, coalesce(discharge_date, admit_date)) AS INTEGER) AS discharge_day,
+  CAST(date_diff('day', {_DAY0}, settle_date) AS INTEGER) AS settle_day,
+  CAST(year(settle_date) * 12 + month(settle_date) - 1 AS INTEGER) AS settle_month,
   CASE WHEN dx_group IS NOT NULL THEN hash(dx_group) END AS dx_key,
   coalesce({{planned_cycle}}, FALSE) AS is_planned_cycle,
   coalesce(dx_group IN ({{manageable_groups}}), FALSE) AS is_manageable,
@@ -496,42 +495,50 @@ FROM (
 _STAYS = "SELECT * FROM _mc_base WHERE is_stay"
 
 # Low-value visits, with how often the patient came to the institution (low-value visits) over the
-# last frequent_window_days, and in all: one sort serves both fake-visit rules.
+# last frequent_window_days, and within group_window_days - 1 days either side (one sort serves both
+# fake-visit rules).
 _LOW = """
-SELECT claim_key, inst_key, patient_key, visitor_key, settle_day, settle_month,
+SELECT claim_key, inst_key, patient_key, settle_day, settle_month,
   count(*) OVER (
-    PARTITION BY visitor_key ORDER BY settle_day
+    PARTITION BY inst_key, patient_key ORDER BY settle_day
     RANGE BETWEEN {frequent_window_days_minus_one} PRECEDING AND CURRENT ROW) AS recent_visits,
   count(*) OVER (
-    PARTITION BY visitor_key ORDER BY settle_day
-    RANGE BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS all_visits
+    PARTITION BY inst_key, patient_key ORDER BY settle_day
+    RANGE BETWEEN {group_window_days_minus_one} PRECEDING AND {group_window_days_minus_one} FOLLOWING) AS nearby_visits
 FROM _mc_base
 WHERE NOT is_stay AND total_cents < {low_value_cents}
 """
 
-# Per pair of patients present on the same day at the same institution (low-value visits), the days
-# they were there together within group_window_days up to that day.
-_TOGETHER = """
-SELECT a.inst_key, a.patient_key, a.settle_day,
-  count(*) OVER (
-    PARTITION BY a.visitor_key, b.patient_key ORDER BY a.settle_day
-    RANGE BETWEEN {group_window_days_minus_one} PRECEDING AND CURRENT ROW) AS together
-FROM _mc_present AS a
-JOIN _mc_present AS b ON b.inst_key = a.inst_key AND b.settle_day = a.settle_day AND b.patient_key <> a.patient_key
-"""
-
-# Patients present on a day who could belong to a group. A pair can only have been together on
-# group_min_days days if each came at least that often: leaving out the others changes no result
-# and keeps the pairs few. Days with more than group_max_visitors low-value visits are crowds.
+# Patients present on a day who could belong to a group: one row per institution, patient and day
+# with low-value visits, on days that are not crowds (group_min_patients to group_max_visitors
+# low-value visits at the institution). A pair can only have been together on group_min_days days
+# within group_window_days if each came at least that often within group_window_days - 1 days
+# either side of any of those days: leaving out the others changes no result and keeps the pairs few.
 _PRESENT = """
-SELECT DISTINCT l.inst_key, l.patient_key, l.visitor_key, l.settle_day
-FROM (SELECT * FROM _mc_low WHERE all_visits >= {group_min_days}) AS l
+SELECT DISTINCT l.inst_key, l.patient_key, l.settle_day
+FROM _mc_low AS l
 JOIN (
   SELECT inst_key, settle_day
   FROM _mc_low
   GROUP BY inst_key, settle_day
   HAVING count(*) BETWEEN {group_min_patients} AND {group_max_visitors}
 ) AS c ON c.inst_key = l.inst_key AND c.settle_day = l.settle_day
+WHERE l.nearby_visits >= {group_min_days}
+"""
+
+# Pairs of patients present on the same day at the same institution who had been there together on
+# group_min_days days or more within group_window_days up to that day. A pair has one row per day,
+# so that is when its (group_min_days - 1)-th previous day together lies within the window.
+_TOGETHER = """
+SELECT inst_key, patient_key, settle_day
+FROM (
+  SELECT a.inst_key, a.patient_key, a.settle_day,
+    lag(a.settle_day, {group_min_days_minus_one}, a.settle_day - {group_window_days}) OVER (
+      PARTITION BY a.inst_key, a.patient_key, b.patient_key ORDER BY a.settle_day) AS earlier_day
+  FROM _mc_present AS a
+  JOIN _mc_present AS b ON b.inst_key = a.inst_key AND b.settle_day = a.settle_day AND b.patient_key <> a.patient_key
+) AS t
+WHERE earlier_day > settle_day - {group_window_days}
 """
 
 _INSTITUTIONS = "SELECT institution_code, hash(institution_code) AS inst_key FROM {codes}"
@@ -551,32 +558,8 @@ FROM claim_items AS i
 JOIN _mc_base AS b ON b.claim_key = hash(i.claim_id)
 """
 
-_MONTHLY_PADDING = ", ".join(
-    f"CAST(0 AS BIGINT) AS {c}"
-    for c in (
-        "claims",
-        "stays",
-        "visits",
-        "dispensings",
-        "total_cents",
-        "fund_cents",
-        "drug_cents",
-        "drug_known_total_cents",
-        "exam_cents",
-        "exam_known_total_cents",
-        "claims_with_items",
-        "stays_with_items",
-    )
-)
-
-# One result for both parts (claims by settlement month; flags by event month), so that DuckDB runs
-# the whole plan as a single statement.
-_MONTHLY = f"""
-SELECT d.institution_code, a.month, a.rule, a.flagged, a.claims, a.stays, a.visits, a.dispensings,
-  a.total_cents, a.fund_cents, a.drug_cents, a.drug_known_total_cents, a.exam_cents, a.exam_known_total_cents,
-  a.claims_with_items, a.stays_with_items
-FROM (
-  SELECT b.inst_key, b.settle_month AS month, CAST(NULL AS VARCHAR) AS rule, CAST(0 AS BIGINT) AS flagged,
+# Claims by settlement month, per institution.
+_CLAIM_COUNTS = """
     count(*) AS claims,
     count(*) FILTER (WHERE b.is_stay) AS stays,
     count(*) FILTER (WHERE NOT b.is_stay) AS visits,
@@ -587,29 +570,63 @@ FROM (
     coalesce(CAST(sum(b.total_cents) FILTER (WHERE b.drug_cents IS NOT NULL) AS BIGINT), 0) AS drug_known_total_cents,
     coalesce(CAST(sum(b.exam_cents) AS BIGINT), 0) AS exam_cents,
     coalesce(CAST(sum(b.total_cents) FILTER (WHERE b.exam_cents IS NOT NULL) AS BIGINT), 0) AS exam_known_total_cents,
-    {{item_counts}}
-  FROM _mc_base AS b
-  {{item_join}}
-  WHERE b.settle_month >= {{start_month}} AND b.settle_month < {{end_month}}
-  GROUP BY b.inst_key, b.settle_month
-  UNION ALL
-  SELECT inst_key, event_month AS month, rule, count(*) AS flagged, {_MONTHLY_PADDING}
-  FROM _mc_flags
-  WHERE event_month >= {{start_month}} AND event_month < {{end_month}}
-  GROUP BY inst_key, event_month, rule
-  UNION ALL
-  SELECT inst_key, event_month AS month, 'phantom_bed_signal' AS rule, count(*) AS flagged, {_MONTHLY_PADDING}
+    {item_counts}"""
+
+# One row per institution and month for both parts (claims by settlement month; flags by event month,
+# one column per rule), so that DuckDB runs the whole plan as a single statement with a compact result.
+_MONTHLY = """
+SELECT d.institution_code, a.month, {columns}
+FROM (
+  SELECT inst_key, month, {sums}
   FROM (
-    SELECT claim_key, min(inst_key) AS inst_key, min(event_month) AS event_month
+    SELECT b.inst_key, b.settle_month AS month, {claim_counts}, {no_flags}
+    FROM _mc_base AS b
+    {item_join}
+    WHERE b.settle_month >= {start_month} AND b.settle_month < {end_month}
+    GROUP BY b.inst_key, b.settle_month
+    UNION ALL
+    SELECT inst_key, event_month AS month, {no_claims}, {flag_counts}, CAST(0 AS BIGINT) AS phantom_bed_signal
     FROM _mc_flags
-    WHERE rule IN ({{phantom_signals}})
-    GROUP BY claim_key
-  ) AS p
-  WHERE event_month >= {{start_month}} AND event_month < {{end_month}}
-  GROUP BY inst_key, event_month
+    WHERE event_month >= {start_month} AND event_month < {end_month}
+    GROUP BY inst_key, event_month
+    UNION ALL
+    SELECT inst_key, event_month AS month, {no_claims}, {no_rule_flags}, count(*) AS phantom_bed_signal
+    FROM (
+      SELECT claim_key, min(inst_key) AS inst_key, min(event_month) AS event_month
+      FROM _mc_flags
+      WHERE rule IN ({phantom_signals})
+      GROUP BY claim_key
+    ) AS p
+    WHERE event_month >= {start_month} AND event_month < {end_month}
+    GROUP BY inst_key, event_month
+  ) AS u
+  GROUP BY inst_key, month
 ) AS a
 JOIN _mc_institutions AS d ON d.inst_key = a.inst_key
 """
+
+
+def _monthly_sql(rule_names: Sequence[str], items: bool, start_month: int, end_month: int) -> str:
+    """The result step: claim counts and one flag count per rule, by institution and month."""
+    flagged = [*rule_names, "phantom_bed_signal"]
+
+    def zeros(names: Sequence[str]) -> str:
+        return ", ".join(f"CAST(0 AS BIGINT) AS {name}" for name in names)
+
+    return _MONTHLY.format(
+        columns=", ".join(f"a.{name}" for name in (*MONTHLY_COLUMNS, *flagged)),
+        sums=", ".join(f"CAST(sum({name}) AS BIGINT) AS {name}" for name in (*MONTHLY_COLUMNS, *flagged)),
+        claim_counts=_CLAIM_COUNTS.format(item_counts=_ITEM_COUNTS if items else _NO_ITEM_COUNTS),
+        item_join=_ITEM_JOIN if items else "",
+        no_flags=zeros(flagged),
+        no_claims=zeros(MONTHLY_COLUMNS),
+        no_rule_flags=zeros(rule_names),
+        flag_counts=", ".join(f"count(*) FILTER (WHERE rule = '{name}') AS {name}" for name in rule_names),
+        phantom_signals=_sql_strings(PHANTOM_SIGNALS),
+        start_month=start_month,
+        end_month=end_month,
+    )
+
 
 _ITEM_COUNTS = (
     "count(i.claim_key) AS claims_with_items, count(i.claim_key) FILTER (WHERE b.is_stay) AS stays_with_items"
@@ -696,13 +713,8 @@ def claim_sql_plan(
     if flagged_claims:
         steps.append(SqlStep("flagged_claims", _FLAGGED_CLAIMS.format(**bounds), "result"))
         return steps
-    items = "claim_items" in available
-    monthly = _MONTHLY.format(
-        item_counts=_ITEM_COUNTS if items else _NO_ITEM_COUNTS,
-        item_join=_ITEM_JOIN if items else "",
-        phantom_signals=_sql_strings(PHANTOM_SIGNALS),
-        **bounds,
-    )
+    rule_names = [rule.name for rule in active_rules(available)]
+    monthly = _monthly_sql(rule_names, "claim_items" in available, months.start_month, months.end_month)
     steps.append(SqlStep("monthly", monthly, "result"))
     return steps
 
@@ -918,12 +930,25 @@ def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _split_monthly(result: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    is_rule = result["rule"].notna().to_numpy()
-    claims = result.loc[~is_rule, ["institution_code", "month", *MONTHLY_COLUMNS]]
-    claims = claims.astype({c: np.int64 for c in ("month", *MONTHLY_COLUMNS)} | {"institution_code": "str"})
-    rules = result.loc[is_rule, ["institution_code", "month", "rule", "flagged"]]
-    rules = rules.astype({"month": np.int64, "flagged": np.int64, "institution_code": "str", "rule": "str"})
-    return claims.reset_index(drop=True), rules.reset_index(drop=True)
+    """The result step's rows as claims by settlement month and flags (long: one row per rule) by event month."""
+    codes = result["institution_code"].astype("str")
+    months = result["month"].to_numpy(np.int64)
+    has_claims = result["claims"].to_numpy() > 0
+    claims = pd.DataFrame({"institution_code": codes[has_claims], "month": months[has_claims]})
+    for column in MONTHLY_COLUMNS:
+        claims[column] = result[column].to_numpy(np.int64)[has_claims]
+    parts = []
+    for rule in (c for c in result.columns if c in _RULES_BY_NAME):
+        flagged = result[rule].to_numpy(np.int64)
+        fired = flagged > 0
+        parts.append(
+            pd.DataFrame(
+                {"institution_code": codes[fired], "month": months[fired], "rule": rule, "flagged": flagged[fired]}
+            )
+        )
+    columns = {"institution_code": "str", "month": np.int64, "rule": "str", "flagged": np.int64}
+    rules = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(columns))
+    return claims.reset_index(drop=True), rules.astype(columns).reset_index(drop=True)
 
 
 def monthly_claim_aggregates(
