@@ -1249,20 +1249,29 @@ class _Dense:
 
 def _dense(monthly: ClaimMonthly, institutions: pd.Index) -> _Dense:
     first, n_months = monthly.months.start_month, monthly.months.end_month - monthly.months.start_month
-    metrics: dict[str, np.ndarray] = {}
+    shape = (len(institutions), n_months)
 
-    def place(frame: pd.DataFrame, column: str, name: str) -> None:
-        grid = np.zeros((len(institutions), n_months), dtype=np.float64)
+    def cells(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's cell in the (institution, month) grid, for the rows that have one; and which rows."""
         rows = institutions.get_indexer(frame["institution_code"])
-        known = rows >= 0
         cols = frame["month"].to_numpy(np.int64) - first
-        np.add.at(grid, (rows[known], cols[known]), frame[column].to_numpy(np.float64)[known])
-        metrics[name] = grid
+        known = (rows >= 0) & (cols >= 0) & (cols < n_months)
+        return rows[known] * n_months + cols[known], known
 
+    def grid(cell: np.ndarray, values: np.ndarray) -> np.ndarray:
+        return np.bincount(cell, weights=values, minlength=shape[0] * shape[1]).reshape(shape)
+
+    metrics: dict[str, np.ndarray] = {}
+    cell, known = cells(monthly.claims)
     for column in MONTHLY_COLUMNS:
-        place(monthly.claims, column, column)
+        metrics[column] = grid(cell, monthly.claims[column].to_numpy(np.float64)[known])
+    cell, known = cells(monthly.rules)
+    rules, names = pd.factorize(monthly.rules["rule"].to_numpy()[known])
+    code = {name: k for k, name in enumerate(names)}
+    flagged = monthly.rules["flagged"].to_numpy(np.float64)[known]
     for rule in RULE_NAMES:
-        place(monthly.rules[monthly.rules["rule"] == rule], "flagged", rule)
+        fired = rules == code.get(rule, -1)
+        metrics[rule] = grid(cell[fired], flagged[fired])
     cumulative = {}
     for name, grid in metrics.items():
         cum = np.zeros((grid.shape[0], grid.shape[1] + 1), dtype=np.float64)
