@@ -3,8 +3,8 @@
 Every rule is a SQL query in DuckDB's dialect over the views ``claims``, ``claim_items`` and the
 deaths. DuckDB runs it as written; :mod:`features.spark_engine` transpiles the very same text to
 Spark SQL with sqlglot. There is no second, hand-kept copy of any definition: the engines differ only
-in how they read Parquet and hold the intermediate tables (DuckDB: one statement with materialised
-common table expressions; Spark: persisted temporary views).
+in how they read Parquet and hold the intermediate tables (DuckDB: temporary tables, dropped once
+no later step reads them; Spark: persisted temporary views).
 
 The pipeline, in numbered stages:
 
@@ -171,7 +171,7 @@ _SPLIT = """
 SELECT c.claim_key, c.inst_key, min(greatest(c.settle_month, p.settle_month)) AS event_month
 FROM _mc_stays AS c
 JOIN _mc_stays AS p
-  ON p.patient_key = c.patient_key AND p.inst_key = c.inst_key AND p.dx_key = c.dx_key
+  ON p.patient_key = c.patient_key AND p.inst_key = c.inst_key AND p.dx_group = c.dx_group
 WHERE NOT c.is_emergency AND NOT c.is_planned_cycle
   AND c.admit_day - p.discharge_day BETWEEN 0 AND {readmit_days}
   AND (p.admit_day < c.admit_day OR (p.admit_day = c.admit_day AND (p.discharge_day < c.discharge_day
@@ -476,9 +476,7 @@ SELECT
   CAST(date_diff('day', {_DAY0}, coalesce(discharge_date, admit_date)) AS INTEGER) AS discharge_day,
   CAST(date_diff('day', {_DAY0}, settle_date) AS INTEGER) AS settle_day,
   CAST(year(settle_date) * 12 + month(settle_date) - 1 AS INTEGER) AS settle_month,
-  CASE WHEN dx_group IS NOT NULL THEN hash(dx_group) END AS dx_key,
-  coalesce({{planned_cycle}}, FALSE) AS is_planned_cycle,
-  coalesce(dx_group IN ({{manageable_groups}}), FALSE) AS is_manageable,
+  dx_group,
   coalesce(emergency, FALSE) AS is_emergency,
   CAST(round(total_amount * 100) AS BIGINT) AS total_cents,
   CAST(round(fund_amount * 100) AS BIGINT) AS fund_cents,
@@ -492,28 +490,36 @@ FROM (
 ) AS c
 """
 
-_STAYS = "SELECT * FROM _mc_base WHERE is_stay"
+_STAYS = """
+SELECT *,
+  coalesce({planned_cycle}, FALSE) AS is_planned_cycle,
+  coalesce(dx_group IN ({manageable_groups}), FALSE) AS is_manageable
+FROM _mc_base
+WHERE is_stay
+"""
 
 # Low-value visits, with how often the patient came to the institution (low-value visits) over the
-# last frequent_window_days, and within group_window_days - 1 days either side (one sort serves both
-# fake-visit rules).
+# last frequent_window_days, and the days of the patient's low-value visits there before and after
+# (one sort serves both fake-visit rules).
 _LOW = """
 SELECT claim_key, inst_key, patient_key, settle_day, settle_month,
   count(*) OVER (
-    PARTITION BY inst_key, patient_key ORDER BY settle_day
+    PARTITION BY visitor_key ORDER BY settle_day
     RANGE BETWEEN {frequent_window_days_minus_one} PRECEDING AND CURRENT ROW) AS recent_visits,
-  count(*) OVER (
-    PARTITION BY inst_key, patient_key ORDER BY settle_day
-    RANGE BETWEEN {group_window_days_minus_one} PRECEDING AND {group_window_days_minus_one} FOLLOWING) AS nearby_visits
-FROM _mc_base
-WHERE NOT is_stay AND total_cents < {low_value_cents}
+  lag(settle_day) OVER (PARTITION BY visitor_key ORDER BY settle_day) AS previous_day,
+  lead(settle_day) OVER (PARTITION BY visitor_key ORDER BY settle_day) AS next_day
+FROM (
+  SELECT claim_key, inst_key, patient_key, hash(inst_key, patient_key) AS visitor_key, settle_day, settle_month
+  FROM _mc_base
+  WHERE NOT is_stay AND total_cents < {low_value_cents}
+) AS v
 """
 
 # Patients present on a day who could belong to a group: one row per institution, patient and day
 # with low-value visits, on days that are not crowds (group_min_patients to group_max_visitors
-# low-value visits at the institution). A pair can only have been together on group_min_days days
-# within group_window_days if each came at least that often within group_window_days - 1 days
-# either side of any of those days: leaving out the others changes no result and keeps the pairs few.
+# low-value visits at the institution). A pair can only have been together on two days or more
+# within group_window_days if each came again within group_window_days - 1 days: leaving out the
+# others changes no result and keeps the pairs few.
 _PRESENT = """
 SELECT DISTINCT l.inst_key, l.patient_key, l.settle_day
 FROM _mc_low AS l
@@ -523,7 +529,9 @@ JOIN (
   GROUP BY inst_key, settle_day
   HAVING count(*) BETWEEN {group_min_patients} AND {group_max_visitors}
 ) AS c ON c.inst_key = l.inst_key AND c.settle_day = l.settle_day
-WHERE l.nearby_visits >= {group_min_days}
+WHERE {group_min_days} < 2
+  OR l.previous_day >= l.settle_day - {group_window_days_minus_one}
+  OR l.next_day <= l.settle_day + {group_window_days_minus_one}
 """
 
 # Pairs of patients present on the same day at the same institution who had been there together on
@@ -573,7 +581,7 @@ _CLAIM_COUNTS = """
     {item_counts}"""
 
 # One row per institution and month for both parts (claims by settlement month; flags by event month,
-# one column per rule), so that DuckDB runs the whole plan as a single statement with a compact result.
+# one column per rule): one compact result.
 _MONTHLY = """
 SELECT d.institution_code, a.month, {columns}
 FROM (
@@ -696,7 +704,7 @@ def claim_sql_plan(
     steps = [
         SqlStep("_mc_institutions", _INSTITUTIONS.format(codes=CODES_VIEW)),
         SqlStep("_mc_base", base),
-        SqlStep("_mc_stays", _STAYS),
+        SqlStep("_mc_stays", _STAYS.format(**params)),
         SqlStep("_mc_low", _LOW.format(**params)),
         SqlStep("_mc_present", _PRESENT.format(**params)),
         SqlStep("_mc_together", _TOGETHER.format(**params)),
@@ -862,19 +870,46 @@ def _register(con: duckdb.DuckDBPyConnection, name: str, value: object) -> None:
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {parquet_view(list(value))}")  # type: ignore[arg-type]
 
 
-def duckdb_statement(steps: list[SqlStep]) -> str:
-    """The plan as one DuckDB statement: intermediate tables as materialised common table expressions."""
-    *tables, result = steps
-    ctes = ",\n".join(f"{step.name} AS MATERIALIZED (\n{step.sql}\n)" for step in tables)
-    return f"WITH {ctes}\n{result.sql}"
+def _last_uses(steps: list[SqlStep]) -> dict[int, list[str]]:
+    """For each step, the intermediate tables that no later step reads (they can be dropped after it)."""
+    names = [step.name for step in steps if step.kind == "table"]
+    last: dict[str, int] = {}
+    for i, step in enumerate(steps):
+        for name in names:
+            if name == step.name or re.search(rf"\b{name}\b", step.sql):
+                last[name] = i
+    out: dict[int, list[str]] = {}
+    for name, i in last.items():
+        out.setdefault(i, []).append(name)
+    return out
 
 
 def run_duckdb(steps: list[SqlStep], source: ClaimSource, available: set[str]) -> pd.DataFrame:
-    """Execute the plan on DuckDB; return the result."""
+    """Execute the plan on DuckDB, each step into a temporary table; return the result.
+
+    Steps are separate statements so that the optimizer sees the true size of every intermediate
+    table when it orders joins; each table is dropped once no later step reads it.
+    """
     con, owned = _duckdb_connection(source, available)
+    created: list[str] = []
+    drop_after = _last_uses(steps)
     try:
-        return con.execute(duckdb_statement(steps)).df()
+        result = pd.DataFrame()
+        for i, step in enumerate(steps):
+            if step.kind == "table":
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {step.name} AS {step.sql}")
+                created.append(step.name)
+            else:
+                result = con.execute(step.sql).df()
+            for name in drop_after.get(i, []):
+                if name in created:
+                    con.execute(f"DROP TABLE IF EXISTS {name}")
+                    created.remove(name)
+        return result
     finally:
+        for name in created:
+            with contextlib.suppress(duckdb.Error):
+                con.execute(f"DROP TABLE IF EXISTS {name}")
         for name in (DEATHS_VIEW, CODES_VIEW):
             with contextlib.suppress(duckdb.Error):
                 con.unregister(name)
