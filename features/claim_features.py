@@ -484,7 +484,7 @@ SELECT
   CAST(round(exam_amount * 100) AS BIGINT) AS exam_cents,
   CAST(days_supply AS BIGINT) AS days_supply
 FROM (
-  SELECT *, CASE WHEN length(trim(diagnosis_code)) > 0 THEN upper(substr(trim(diagnosis_code), 1, 3)) END AS dx_group
+  SELECT *, nullif(upper(substr(trim(diagnosis_code), 1, 3)), '') AS dx_group
   FROM claims
   WHERE settle_date >= DATE '{{load_from}}' AND settle_date < DATE '{{load_until}}'
 ) AS c
@@ -569,15 +569,15 @@ JOIN _mc_base AS b ON b.claim_key = hash(i.claim_id)
 # Claims by settlement month, per institution.
 _CLAIM_COUNTS = """
     count(*) AS claims,
-    count(*) FILTER (WHERE b.is_stay) AS stays,
-    count(*) FILTER (WHERE NOT b.is_stay) AS visits,
-    count(*) FILTER (WHERE NOT b.is_stay AND b.days_supply > 0) AS dispensings,
-    coalesce(CAST(sum(b.total_cents) AS BIGINT), 0) AS total_cents,
-    coalesce(CAST(sum(b.fund_cents) AS BIGINT), 0) AS fund_cents,
-    coalesce(CAST(sum(b.drug_cents) AS BIGINT), 0) AS drug_cents,
-    coalesce(CAST(sum(b.total_cents) FILTER (WHERE b.drug_cents IS NOT NULL) AS BIGINT), 0) AS drug_known_total_cents,
-    coalesce(CAST(sum(b.exam_cents) AS BIGINT), 0) AS exam_cents,
-    coalesce(CAST(sum(b.total_cents) FILTER (WHERE b.exam_cents IS NOT NULL) AS BIGINT), 0) AS exam_known_total_cents,
+    sum(CASE WHEN b.is_stay THEN 1 ELSE 0 END) AS stays,
+    sum(CASE WHEN b.is_stay THEN 0 ELSE 1 END) AS visits,
+    sum(CASE WHEN NOT b.is_stay AND b.days_supply > 0 THEN 1 ELSE 0 END) AS dispensings,
+    sum(b.total_cents) AS total_cents,
+    sum(b.fund_cents) AS fund_cents,
+    sum(b.drug_cents) AS drug_cents,
+    sum(CASE WHEN b.drug_cents IS NOT NULL THEN b.total_cents END) AS drug_known_total_cents,
+    sum(b.exam_cents) AS exam_cents,
+    sum(CASE WHEN b.exam_cents IS NOT NULL THEN b.total_cents END) AS exam_known_total_cents,
     {item_counts}"""
 
 # One row per institution and month for both parts (claims by settlement month; flags by event month,
@@ -623,7 +623,7 @@ def _monthly_sql(rule_names: Sequence[str], items: bool, start_month: int, end_m
 
     return _MONTHLY.format(
         columns=", ".join(f"a.{name}" for name in (*MONTHLY_COLUMNS, *flagged)),
-        sums=", ".join(f"CAST(sum({name}) AS BIGINT) AS {name}" for name in (*MONTHLY_COLUMNS, *flagged)),
+        sums=", ".join(f"coalesce(CAST(sum({name}) AS BIGINT), 0) AS {name}" for name in (*MONTHLY_COLUMNS, *flagged)),
         claim_counts=_CLAIM_COUNTS.format(item_counts=_ITEM_COUNTS if items else _NO_ITEM_COUNTS),
         item_join=_ITEM_JOIN if items else "",
         no_flags=zeros(flagged),
@@ -637,7 +637,8 @@ def _monthly_sql(rule_names: Sequence[str], items: bool, start_month: int, end_m
 
 
 _ITEM_COUNTS = (
-    "count(i.claim_key) AS claims_with_items, count(i.claim_key) FILTER (WHERE b.is_stay) AS stays_with_items"
+    "count(i.claim_key) AS claims_with_items, "
+    "sum(CASE WHEN b.is_stay AND i.claim_key IS NOT NULL THEN 1 ELSE 0 END) AS stays_with_items"
 )
 _NO_ITEM_COUNTS = "CAST(0 AS BIGINT) AS claims_with_items, CAST(0 AS BIGINT) AS stays_with_items"
 _ITEM_JOIN = "LEFT JOIN (SELECT DISTINCT claim_key FROM _mc_items) AS i ON i.claim_key = b.claim_key"
