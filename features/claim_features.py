@@ -464,9 +464,12 @@ _DAY0 = "DATE '1970-01-01'"
 
 # Keys are 64-bit hashes (DuckDB's hash(), Spark's xxhash64()): joins, windows and groupings on
 # integers instead of strings. A collision needs billions of distinct values to become likely.
+# Claims are told apart by the hash of claim_id when the leads or the claim items need it; the
+# monthly aggregates alone only need to tell stays apart (the rules on visits flag a claim at most
+# once each), so there claim_id is not read and the stays are numbered instead.
 _BASE = f"""
 SELECT
-  hash(claim_id) AS claim_key,{{claim_id}}
+  {{claim_key}} AS claim_key,{{claim_id}}
   hash(institution_code) AS inst_key,
   hash(patient_id) AS patient_key,
   hash(hash(patient_id), dx_group) AS course_key,
@@ -491,7 +494,8 @@ FROM (
 """
 
 _STAYS = """
-SELECT *,
+SELECT {stay_key} AS claim_key, inst_key, patient_key, dx_group, admit_day, discharge_day, settle_day,
+  settle_month, is_emergency, total_cents, exam_cents,
   coalesce({planned_cycle}, FALSE) AS is_planned_cycle,
   coalesce(dx_group IN ({manageable_groups}), FALSE) AS is_manageable
 FROM _mc_base
@@ -696,8 +700,10 @@ def claim_sql_plan(
     params = _parameters(rules)
     load_from = month_start(months.start_month) - pd.Timedelta(days=rules.context_days)
     bounds = {"start_month": months.start_month, "end_month": months.end_month}
+    keyed = flagged_claims or "claim_items" in available
     base = _BASE.format(
         **params,
+        claim_key="hash(claim_id)" if keyed else "CAST(NULL AS BIGINT)",
         claim_id="\n  claim_id," if flagged_claims else "",
         load_from=load_from.date().isoformat(),
         load_until=month_start(months.end_month).date().isoformat(),
@@ -705,7 +711,7 @@ def claim_sql_plan(
     steps = [
         SqlStep("_mc_institutions", _INSTITUTIONS.format(codes=CODES_VIEW)),
         SqlStep("_mc_base", base),
-        SqlStep("_mc_stays", _STAYS.format(**params)),
+        SqlStep("_mc_stays", _STAYS.format(**params, stay_key="claim_key" if keyed else "rowid")),
         SqlStep("_mc_low", _LOW.format(**params)),
         SqlStep("_mc_present", _PRESENT.format(**params)),
         SqlStep("_mc_together", _TOGETHER.format(**params)),

@@ -65,6 +65,9 @@ def _spark_functions(node: exp.Expression) -> exp.Expression:
     # DuckDB's hash() is 64-bit; Spark's HASH() is a 32-bit murmur3, so keys use Spark's 64-bit hash.
     if isinstance(node, exp.Anonymous) and str(node.this).lower() == "hash":
         return exp.Anonymous(this="XXHASH64", expressions=node.expressions)
+    # DuckDB's row id of a table (a distinct number per row, in no particular order): Spark's unique row id.
+    if isinstance(node, exp.Column) and not node.table and node.name.lower() == "rowid":
+        return exp.Anonymous(this="MONOTONICALLY_INCREASING_ID", expressions=[])
     return node
 
 

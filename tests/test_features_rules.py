@@ -374,3 +374,37 @@ def test_rule_parameters_are_validated_with_the_value_received():
         ClaimRules(planned_cycle_prefixes="C")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"context_days must be an integer from 90 to 3660; got 30"):
         ClaimRules(context_days=30)
+
+
+def test_group_min_days_above_two_needs_that_many_days_together():
+    group = ring(("p1", "p2", "p3"), ["2024-03-03", "2024-03-10", "2024-03-17"])
+    assert {c.split("-")[1] for c in flagged(group, "group_visit", group_min_days=3)} == {"2"}
+    assert flagged(group, "group_visit", group_min_days=4) == set()
+
+
+# --- monthly aggregates and leads ---------------------------------------------------------------------
+
+
+def test_monthly_counts_are_the_leads_counted():
+    """Monthly aggregates (which do not read claim_id without claim items) count exactly the leads."""
+    from features._features_synthetic import synthetic_city
+    from features.claim_features import PHANTOM_SIGNALS, monthly_claim_aggregates
+
+    tables = synthetic_city(seed=5, n_institutions=40, start="2023-01-01", months=14, items=False)
+    claims = tables["claims"]
+    stays = claims[claims["visit_type"] == "inpatient"].head(50)
+    day_stays = stays.assign(admit_date=stays["discharge_date"], emergency=False, diagnosis_code="J18.900")
+    twins = day_stays.assign(claim_id=day_stays["claim_id"] + "-twin")  # ties: which of two is the readmission
+    claims = pd.concat([claims.drop(stays.index), day_stays, twins], ignore_index=True)
+    months = MonthRange(2023 * 12, 2023 * 12 + 14)
+    source = ClaimSource(claims, deaths=tables["deaths"])
+    leads = flag_claims(source, months)
+    monthly = monthly_claim_aggregates(source, months)
+    assert source.available() == {"claims", "deaths"}
+    phantom = leads[leads["rule"].isin(PHANTOM_SIGNALS)].sort_values("event_month")
+    phantom = phantom.drop_duplicates("claim_id").assign(rule="phantom_bed_signal")
+    counted = pd.concat([leads, phantom]).groupby(["institution_code", "event_month", "rule"]).size()
+    counted = counted.rename_axis(["institution_code", "month", "rule"]).sort_index()
+    by_month = monthly.rules.set_index(["institution_code", "month", "rule"])["flagged"].sort_index()
+    assert len(set(leads["rule"])) >= 7, f"too few rules fire: {sorted(set(leads['rule']))}"
+    pd.testing.assert_series_equal(by_month, counted, check_names=False, check_dtype=False)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from features.build import build_features
-from features.claim_features import RULE_NAMES, ClaimSource, MonthRange, flag_claims
+from features.claim_features import RULE_NAMES, ClaimSource, MonthRange, flag_claims, monthly_claim_aggregates
 from features.spark_engine import spark_available, to_spark_sql
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -66,7 +66,20 @@ def test_features_are_identical_on_both_engines(spark, city):
     pd.testing.assert_frame_equal(on_duckdb.frame, on_spark.frame, check_exact=True)
 
 
+def test_monthly_aggregates_without_claim_items_are_identical_on_both_engines(spark, city):
+    """Without claim items the plan numbers the stays instead of hashing claim_id: both engines agree."""
+    with_items, months = _source(city), MonthRange(2022 * 12, 2024 * 12)
+    source = ClaimSource(with_items.claims, deaths=with_items.deaths)
+    on_duckdb = monthly_claim_aggregates(source, months)
+    on_spark = monthly_claim_aggregates(source, months, engine_kind="spark", spark=spark)
+    assert on_duckdb.available == on_spark.available == frozenset({"claims", "deaths"})
+    assert on_duckdb.rules["flagged"].sum() > 0 and on_duckdb.equals(on_spark)
+
+
 def test_spark_sql_is_transpiled_not_rewritten():
     sql = "SELECT hash(patient_id) AS k, date_diff('day', DATE '1970-01-01', settle_date) AS d FROM claims"
     spark_sql = to_spark_sql(sql)
     assert "XXHASH64(patient_id)" in spark_sql and "DATEDIFF(DAY" in spark_sql
+    assert to_spark_sql("SELECT rowid AS claim_key FROM _mc_base") == (
+        "SELECT MONOTONICALLY_INCREASING_ID() AS claim_key FROM _mc_base"
+    )
