@@ -298,9 +298,20 @@ WHERE settled >= 2
 GROUP BY claim_key, inst_key
 """
 
+# A visit can only be the frequent_visits-th (two or more) within frequent_window_days, or count
+# towards one that is, if the patient came again within frequent_window_days - 1 days before or after
+# it: the others are left out before counting, which changes no count that matters.
 _FREQUENT_LOW_VALUE = """
 SELECT claim_key, inst_key, settle_month AS event_month
-FROM _mc_low
+FROM (
+  SELECT claim_key, inst_key, settle_month,
+    count(*) OVER (
+      PARTITION BY inst_key, patient_key ORDER BY settle_day
+      RANGE BETWEEN {frequent_window_days_minus_one} PRECEDING AND CURRENT ROW) AS recent_visits
+  FROM _mc_low
+  WHERE previous_day >= settle_day - {frequent_window_days_minus_one}
+     OR next_day <= settle_day + {frequent_window_days_minus_one}
+) AS f
 WHERE recent_visits >= {frequent_visits}
 """
 
@@ -502,14 +513,10 @@ FROM _mc_base
 WHERE is_stay
 """
 
-# Low-value visits, with how often the patient came to the institution (low-value visits) over the
-# last frequent_window_days, and the days of the patient's low-value visits there before and after
-# (one sort serves both fake-visit rules).
+# Low-value visits, with the days of the patient's low-value visits at the institution before and
+# after (one sort serves both fake-visit rules).
 _LOW = """
 SELECT claim_key, inst_key, patient_key, settle_day, settle_month,
-  count(*) OVER (
-    PARTITION BY visitor_key ORDER BY settle_day
-    RANGE BETWEEN {frequent_window_days_minus_one} PRECEDING AND CURRENT ROW) AS recent_visits,
   lag(settle_day) OVER (PARTITION BY visitor_key ORDER BY settle_day) AS previous_day,
   lead(settle_day) OVER (PARTITION BY visitor_key ORDER BY settle_day) AS next_day
 FROM (
@@ -573,15 +580,15 @@ JOIN _mc_base AS b ON b.claim_key = hash(i.claim_id)
 # Claims by settlement month, per institution.
 _CLAIM_COUNTS = """
     count(*) AS claims,
-    sum(CASE WHEN b.is_stay THEN 1 ELSE 0 END) AS stays,
-    sum(CASE WHEN b.is_stay THEN 0 ELSE 1 END) AS visits,
-    sum(CASE WHEN NOT b.is_stay AND b.days_supply > 0 THEN 1 ELSE 0 END) AS dispensings,
-    sum(b.total_cents) AS total_cents,
-    sum(b.fund_cents) AS fund_cents,
-    sum(b.drug_cents) AS drug_cents,
-    sum(CASE WHEN b.drug_cents IS NOT NULL THEN b.total_cents END) AS drug_known_total_cents,
-    sum(b.exam_cents) AS exam_cents,
-    sum(CASE WHEN b.exam_cents IS NOT NULL THEN b.total_cents END) AS exam_known_total_cents,
+    CAST(sum(CASE WHEN b.is_stay THEN 1 ELSE 0 END) AS BIGINT) AS stays,
+    CAST(sum(CASE WHEN b.is_stay THEN 0 ELSE 1 END) AS BIGINT) AS visits,
+    CAST(sum(CASE WHEN NOT b.is_stay AND b.days_supply > 0 THEN 1 ELSE 0 END) AS BIGINT) AS dispensings,
+    CAST(sum(b.total_cents) AS BIGINT) AS total_cents,
+    CAST(sum(b.fund_cents) AS BIGINT) AS fund_cents,
+    CAST(sum(b.drug_cents) AS BIGINT) AS drug_cents,
+    CAST(sum(CASE WHEN b.drug_cents IS NOT NULL THEN b.total_cents END) AS BIGINT) AS drug_known_total_cents,
+    CAST(sum(b.exam_cents) AS BIGINT) AS exam_cents,
+    CAST(sum(CASE WHEN b.exam_cents IS NOT NULL THEN b.total_cents END) AS BIGINT) AS exam_known_total_cents,
     {item_counts}"""
 
 # One row per institution and month for both parts (claims by settlement month; flags by event month,
@@ -642,7 +649,7 @@ def _monthly_sql(rule_names: Sequence[str], items: bool, start_month: int, end_m
 
 _ITEM_COUNTS = (
     "count(i.claim_key) AS claims_with_items, "
-    "sum(CASE WHEN b.is_stay AND i.claim_key IS NOT NULL THEN 1 ELSE 0 END) AS stays_with_items"
+    "CAST(sum(CASE WHEN b.is_stay AND i.claim_key IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS stays_with_items"
 )
 _NO_ITEM_COUNTS = "CAST(0 AS BIGINT) AS claims_with_items, CAST(0 AS BIGINT) AS stays_with_items"
 _ITEM_JOIN = "LEFT JOIN (SELECT DISTINCT claim_key FROM _mc_items) AS i ON i.claim_key = b.claim_key"
