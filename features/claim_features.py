@@ -551,11 +551,14 @@ WHERE {group_min_days} < 2
 _TOGETHER = """
 SELECT inst_key, patient_key, settle_day
 FROM (
-  SELECT a.inst_key, a.patient_key, a.settle_day,
-    lag(a.settle_day, {group_min_days_minus_one}, a.settle_day - {group_window_days}) OVER (
-      PARTITION BY a.inst_key, a.patient_key, b.patient_key ORDER BY a.settle_day) AS earlier_day
-  FROM _mc_present AS a
-  JOIN _mc_present AS b ON b.inst_key = a.inst_key AND b.settle_day = a.settle_day AND b.patient_key <> a.patient_key
+  SELECT inst_key, patient_key, settle_day,
+    lag(settle_day, {group_min_days_minus_one}, settle_day - {group_window_days}) OVER (
+      PARTITION BY pair_key ORDER BY settle_day) AS earlier_day
+  FROM (
+    SELECT a.inst_key, a.patient_key, a.settle_day, hash(a.inst_key, a.patient_key, b.patient_key) AS pair_key
+    FROM _mc_present AS a
+    JOIN _mc_present AS b ON b.inst_key = a.inst_key AND b.settle_day = a.settle_day AND b.patient_key <> a.patient_key
+  ) AS p
 ) AS t
 WHERE earlier_day > settle_day - {group_window_days}
 """
@@ -592,55 +595,45 @@ _CLAIM_COUNTS = """
     {item_counts}"""
 
 # One row per institution and month for both parts (claims by settlement month; flags by event month,
-# one column per rule): one compact result.
+# one column per rule, phantom beds counted once per stay): one compact result.
 _MONTHLY = """
-SELECT d.institution_code, a.month, {columns}
+SELECT d.institution_code, coalesce(c.month, f.month) AS month, {columns}
 FROM (
-  SELECT inst_key, month, {sums}
+  SELECT b.inst_key, b.settle_month AS month, {claim_counts}
+  FROM _mc_base AS b
+  {item_join}
+  WHERE b.settle_month >= {start_month} AND b.settle_month < {end_month}
+  GROUP BY b.inst_key, b.settle_month
+) AS c
+FULL OUTER JOIN (
+  SELECT inst_key, event_month AS month, {flag_counts}
   FROM (
-    SELECT b.inst_key, b.settle_month AS month, {claim_counts}, {no_flags}
-    FROM _mc_base AS b
-    {item_join}
-    WHERE b.settle_month >= {start_month} AND b.settle_month < {end_month}
-    GROUP BY b.inst_key, b.settle_month
-    UNION ALL
-    SELECT inst_key, event_month AS month, {no_claims}, {flag_counts}, CAST(0 AS BIGINT) AS phantom_bed_signal
+    SELECT inst_key, event_month, rule
     FROM _mc_flags
-    WHERE event_month >= {start_month} AND event_month < {end_month}
-    GROUP BY inst_key, event_month
     UNION ALL
-    SELECT inst_key, event_month AS month, {no_claims}, {no_rule_flags}, count(*) AS phantom_bed_signal
-    FROM (
-      SELECT claim_key, min(inst_key) AS inst_key, min(event_month) AS event_month
-      FROM _mc_flags
-      WHERE rule IN ({phantom_signals})
-      GROUP BY claim_key
-    ) AS p
-    WHERE event_month >= {start_month} AND event_month < {end_month}
-    GROUP BY inst_key, event_month
-  ) AS u
-  GROUP BY inst_key, month
-) AS a
-JOIN _mc_institutions AS d ON d.inst_key = a.inst_key
+    SELECT min(inst_key) AS inst_key, min(event_month) AS event_month, 'phantom_bed_signal' AS rule
+    FROM _mc_flags
+    WHERE rule IN ({phantom_signals})
+    GROUP BY claim_key
+  ) AS r
+  WHERE event_month >= {start_month} AND event_month < {end_month}
+  GROUP BY inst_key, event_month
+) AS f ON f.inst_key = c.inst_key AND f.month = c.month
+JOIN _mc_institutions AS d ON d.inst_key = coalesce(c.inst_key, f.inst_key)
 """
 
 
 def _monthly_sql(rule_names: Sequence[str], items: bool, start_month: int, end_month: int) -> str:
     """The result step: claim counts and one flag count per rule, by institution and month."""
     flagged = [*rule_names, "phantom_bed_signal"]
-
-    def zeros(names: Sequence[str]) -> str:
-        return ", ".join(f"CAST(0 AS BIGINT) AS {name}" for name in names)
-
     return _MONTHLY.format(
-        columns=", ".join(f"a.{name}" for name in (*MONTHLY_COLUMNS, *flagged)),
-        sums=", ".join(f"coalesce(CAST(sum({name}) AS BIGINT), 0) AS {name}" for name in (*MONTHLY_COLUMNS, *flagged)),
+        columns=", ".join(
+            [f"coalesce(c.{name}, 0) AS {name}" for name in MONTHLY_COLUMNS]
+            + [f"coalesce(f.{name}, 0) AS {name}" for name in flagged]
+        ),
         claim_counts=_CLAIM_COUNTS.format(item_counts=_ITEM_COUNTS if items else _NO_ITEM_COUNTS),
         item_join=_ITEM_JOIN if items else "",
-        no_flags=zeros(flagged),
-        no_claims=zeros(MONTHLY_COLUMNS),
-        no_rule_flags=zeros(rule_names),
-        flag_counts=", ".join(f"count(*) FILTER (WHERE rule = '{name}') AS {name}" for name in rule_names),
+        flag_counts=", ".join(f"count(*) FILTER (WHERE rule = '{name}') AS {name}" for name in flagged),
         phantom_signals=_sql_strings(PHANTOM_SIGNALS),
         start_month=start_month,
         end_month=end_month,
