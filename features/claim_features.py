@@ -1295,7 +1295,8 @@ def _dense(monthly: ClaimMonthly, institutions: pd.Index) -> _Dense:
 
     def cells(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Each row's cell in the (institution, month) grid, for the rows that have one; and which rows."""
-        rows = institutions.get_indexer(frame["institution_code"])
+        codes, uniques = pd.factorize(frame["institution_code"])
+        rows = np.append(institutions.get_indexer(uniques), -1)[codes]  # a missing code (-1) has no row
         cols = frame["month"].to_numpy(np.int64) - first
         known = (rows >= 0) & (cols >= 0) & (cols < n_months)
         return rows[known] * n_months + cols[known], known
