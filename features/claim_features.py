@@ -460,10 +460,11 @@ def _parameters(rules: ClaimRules) -> dict[str, object]:
         **rules.as_dict(),
         "planned_cycle": planned,
         "manageable_groups": _sql_strings(rules.outpatient_manageable_groups) or "''",
-        "low_value_cents": round(rules.low_value_yuan * 100),
         "frequent_window_days_minus_one": rules.frequent_window_days - 1,
         "group_window_days_minus_one": rules.group_window_days - 1,
         "group_min_days_minus_one": rules.group_min_days - 1,
+        "low_lookaround_days": max(rules.frequent_window_days, rules.group_window_days) - 1,
+        "low_value_visit": f"NOT is_stay AND total_cents < {round(rules.low_value_yuan * 100)}",
     }
 
 
@@ -513,30 +514,38 @@ FROM _mc_base
 WHERE is_stay
 """
 
-# Low-value visits, with the days of the patient's low-value visits at the institution before and
-# after (one sort serves both fake-visit rules).
+# Low-value visits (below low_value_yuan, not stays) of a patient who came to the institution for
+# another one within frequent_window_days - 1 or group_window_days - 1 days before or after, with the
+# days of the visits before and after. Only these can be frequent visits or count towards them, and
+# only these patients can have been together on two days or more within group_window_days (one sort
+# serves both fake-visit rules; the others are left out, which changes no result).
 _LOW = """
-SELECT claim_key, inst_key, patient_key, settle_day, settle_month,
-  lag(settle_day) OVER (PARTITION BY visitor_key ORDER BY settle_day) AS previous_day,
-  lead(settle_day) OVER (PARTITION BY visitor_key ORDER BY settle_day) AS next_day
+SELECT claim_key, inst_key, patient_key, settle_day, settle_month, previous_day, next_day
 FROM (
-  SELECT claim_key, inst_key, patient_key, hash(inst_key, patient_key) AS visitor_key, settle_day, settle_month
-  FROM _mc_base
-  WHERE NOT is_stay AND total_cents < {low_value_cents}
-) AS v
+  SELECT claim_key, inst_key, patient_key, settle_day, settle_month,
+    lag(settle_day) OVER (PARTITION BY visitor_key ORDER BY settle_day) AS previous_day,
+    lead(settle_day) OVER (PARTITION BY visitor_key ORDER BY settle_day) AS next_day
+  FROM (
+    SELECT claim_key, inst_key, patient_key, hash(inst_key, patient_key) AS visitor_key, settle_day, settle_month
+    FROM _mc_base
+    WHERE {low_value_visit}
+  ) AS v
+) AS l
+WHERE {group_min_days} < 2
+  OR previous_day >= settle_day - {low_lookaround_days}
+  OR next_day <= settle_day + {low_lookaround_days}
 """
 
 # Patients present on a day who could belong to a group: one row per institution, patient and day
 # with low-value visits, on days that are not crowds (group_min_patients to group_max_visitors
-# low-value visits at the institution). A pair can only have been together on two days or more
-# within group_window_days if each came again within group_window_days - 1 days: leaving out the
-# others changes no result and keeps the pairs few.
+# low-value visits at the institution, all of them counted).
 _PRESENT = """
 SELECT DISTINCT l.inst_key, l.patient_key, l.settle_day
 FROM _mc_low AS l
 JOIN (
   SELECT inst_key, settle_day
-  FROM _mc_low
+  FROM _mc_base
+  WHERE {low_value_visit}
   GROUP BY inst_key, settle_day
   HAVING count(*) BETWEEN {group_min_patients} AND {group_max_visitors}
 ) AS c ON c.inst_key = l.inst_key AND c.settle_day = l.settle_day
