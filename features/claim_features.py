@@ -253,7 +253,7 @@ _SUPPLY_AHEAD = """
 SELECT claim_key, inst_key, settle_month AS event_month
 FROM (
   SELECT claim_key, inst_key, settle_month, settle_day, days_supply,
-    sum(days_supply) OVER course AS window_supply,
+    CAST(sum(days_supply) OVER course AS BIGINT) AS window_supply,
     first_value(settle_day) OVER course AS first_day
   FROM _mc_base
   WHERE NOT is_stay AND days_supply > 0
