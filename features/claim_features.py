@@ -734,8 +734,11 @@ def claim_sql_plan(
         steps.append(SqlStep("_mc_deaths", _DEATHS.format(deaths=DEATHS_VIEW)))
     if "claim_items" in available:
         steps.append(SqlStep("_mc_items", _ITEMS))
+    # Without claim keys (see _BASE) only the phantom-bed signals keep theirs (a stay is counted once
+    # whatever the number of signals); the other rules' windows then need not carry any.
     flags = tuple(
-        f"SELECT claim_key, inst_key, '{rule.name}' AS rule, event_month FROM ({rule.sql.format(**params)}) AS r"
+        f"SELECT {'claim_key' if keyed or rule.name in PHANTOM_SIGNALS else 'CAST(NULL AS BIGINT) AS claim_key'}, "
+        f"inst_key, '{rule.name}' AS rule, event_month FROM ({rule.sql.format(**params)}) AS r"
         for rule in active_rules(available)
     )
     steps.append(SqlStep("_mc_flags", "\nUNION ALL\n".join(flags), parts=flags))
