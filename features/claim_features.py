@@ -1326,22 +1326,22 @@ def _dense(monthly: ClaimMonthly, institutions: pd.Index) -> _Dense:
     def grid(cell: np.ndarray, values: np.ndarray) -> np.ndarray:
         return np.bincount(cell, weights=values, minlength=shape[0] * shape[1]).reshape(shape)
 
-    metrics: dict[str, np.ndarray] = {}
+    names = [*MONTHLY_COLUMNS, *RULE_NAMES]
+    grids = np.empty((len(names), *shape), dtype=np.float64)
     cell, known = cells(monthly.claims)
-    for column in MONTHLY_COLUMNS:
-        metrics[column] = grid(cell, monthly.claims[column].to_numpy(np.float64)[known])
+    for k, column in enumerate(MONTHLY_COLUMNS):
+        grids[k] = grid(cell, monthly.claims[column].to_numpy(np.float64)[known])
     cell, known = cells(monthly.rules)
-    rules, names = pd.factorize(monthly.rules["rule"].to_numpy()[known])
-    code = {name: k for k, name in enumerate(names)}
-    flagged = monthly.rules["flagged"].to_numpy(np.float64)[known]
-    for rule in RULE_NAMES:
+    rules, fired_names = pd.factorize(monthly.rules["rule"])
+    code = {name: k for k, name in enumerate(fired_names)}
+    rules, flagged = rules[known], monthly.rules["flagged"].to_numpy(np.float64)[known]
+    for k, rule in enumerate(RULE_NAMES, start=len(MONTHLY_COLUMNS)):
         fired = rules == code.get(rule, -1)
-        metrics[rule] = grid(cell[fired], flagged[fired])
-    cumulative = {}
-    for name, grid in metrics.items():
-        cum = np.zeros((grid.shape[0], grid.shape[1] + 1), dtype=np.float64)
-        np.cumsum(grid, axis=1, out=cum[:, 1:])
-        cumulative[name] = cum
+        grids[k] = grid(cell[fired], flagged[fired])
+    sums = np.zeros((len(names), shape[0], shape[1] + 1), dtype=np.float64)
+    np.cumsum(grids, axis=2, out=sums[:, :, 1:])
+    metrics = {name: grids[k] for k, name in enumerate(names)}
+    cumulative = {name: sums[k] for k, name in enumerate(names)}
     return _Dense(first, metrics, cumulative)
 
 
