@@ -250,9 +250,9 @@ WHERE NOT is_stay AND days_supply > CASE
 # minus the days elapsed since the first of those dispensings. Ordered by settlement day, the frame's
 # first row is its earliest day. A course is one patient's prescriptions for one diagnosis group.
 _SUPPLY_AHEAD = """
-SELECT claim_key, inst_key, settle_month AS event_month
+SELECT claim_key, inst_key, {settle_month_of_day} AS event_month
 FROM (
-  SELECT claim_key, inst_key, settle_month, settle_day, days_supply,
+  SELECT claim_key, inst_key, settle_day, days_supply,
     CAST(sum(days_supply) OVER course AS BIGINT) AS window_supply,
     first_value(settle_day) OVER course AS first_day
   FROM _mc_base
@@ -464,6 +464,8 @@ def _parameters(rules: ClaimRules) -> dict[str, object]:
         "group_window_days_minus_one": rules.group_window_days - 1,
         "group_min_days_minus_one": rules.group_min_days - 1,
         "low_lookaround_days": max(rules.frequent_window_days, rules.group_window_days) - 1,
+        # the month of settle_day, for rows that carry only the day through a window
+        "settle_month_of_day": f"CAST(year({_DAY0} + settle_day) * 12 + month({_DAY0} + settle_day) - 1 AS INTEGER)",
         "low_value_visit": f"NOT is_stay AND total_cents < {round(rules.low_value_yuan * 100)}",
     }
 
@@ -520,13 +522,14 @@ WHERE is_stay
 # only these patients can have been together on two days or more within group_window_days (one sort
 # serves both fake-visit rules; the others are left out, which changes no result).
 _LOW = """
-SELECT claim_key, inst_key, patient_key, settle_day, settle_month, previous_day, next_day
+SELECT {visit_claim_key}, inst_key, patient_key, settle_day, {settle_month_of_day} AS settle_month,
+  previous_day, next_day
 FROM (
-  SELECT claim_key, inst_key, patient_key, settle_day, settle_month,
+  SELECT claim_key, inst_key, patient_key, settle_day,
     lag(settle_day) OVER (PARTITION BY visitor_key ORDER BY settle_day) AS previous_day,
     lead(settle_day) OVER (PARTITION BY visitor_key ORDER BY settle_day) AS next_day
   FROM (
-    SELECT claim_key, inst_key, patient_key, hash(inst_key, patient_key) AS visitor_key, settle_day, settle_month
+    SELECT claim_key, inst_key, patient_key, hash(inst_key, patient_key) AS visitor_key, settle_day
     FROM _mc_base
     WHERE {low_value_visit}
   ) AS v
@@ -715,6 +718,7 @@ def claim_sql_plan(
     load_from = month_start(months.start_month) - pd.Timedelta(days=rules.context_days)
     bounds = {"start_month": months.start_month, "end_month": months.end_month}
     keyed = flagged_claims or "claim_items" in available
+    keys = "claim_key" if keyed else "CAST(NULL AS BIGINT) AS claim_key"  # visits' keys (see _BASE)
     base = _BASE.format(
         **params,
         claim_key="hash(claim_id)" if keyed else "CAST(NULL AS BIGINT)",
@@ -726,7 +730,7 @@ def claim_sql_plan(
         SqlStep("_mc_institutions", _INSTITUTIONS.format(codes=CODES_VIEW)),
         SqlStep("_mc_base", base),
         SqlStep("_mc_stays", _STAYS.format(**params, stay_key="claim_key" if keyed else "rowid")),
-        SqlStep("_mc_low", _LOW.format(**params)),
+        SqlStep("_mc_low", _LOW.format(**params, visit_claim_key=keys)),
         SqlStep("_mc_present", _PRESENT.format(**params)),
         SqlStep("_mc_together", _TOGETHER.format(**params)),
     ]
@@ -737,7 +741,7 @@ def claim_sql_plan(
     # Without claim keys (see _BASE) only the phantom-bed signals keep theirs (a stay is counted once
     # whatever the number of signals); the other rules' windows then need not carry any.
     flags = tuple(
-        f"SELECT {'claim_key' if keyed or rule.name in PHANTOM_SIGNALS else 'CAST(NULL AS BIGINT) AS claim_key'}, "
+        f"SELECT {'claim_key' if rule.name in PHANTOM_SIGNALS else keys}, "
         f"inst_key, '{rule.name}' AS rule, event_month FROM ({rule.sql.format(**params)}) AS r"
         for rule in active_rules(available)
     )
