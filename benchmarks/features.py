@@ -10,7 +10,9 @@ never inside the repository. Each pipeline runs in its own process, so that its 
 are its own: read the Parquet files, apply every claim rule of ``features.claim_features``, aggregate
 per institution and month, and window the months into the features as of the month after the data.
 The two results are compared; they must be identical. The figures printed are wall time of the
-computation (imports excluded) and the peak resident memory of each process.
+computation (imports excluded), the CPU time it used (user + system, all threads: on a machine
+shared with other work the wall time varies, the CPU time much less) and the peak resident memory
+of each process, with the load average before and after.
 """
 
 from __future__ import annotations
@@ -261,6 +263,7 @@ def _worker(kind: str, root: Path, config: dict[str, str]) -> dict[str, object]:
     paths = _paths(root)
     codes = pd.read_parquet(root / "institutions.parquet")["institution_code"].tolist()
     rules = ClaimRules()
+    cpu_before = _cpu_seconds()
     started = time.perf_counter()
     if kind == "duckdb":
         source = ClaimSource(paths, duckdb_config=config, institution_codes=codes)
@@ -270,14 +273,24 @@ def _worker(kind: str, root: Path, config: dict[str, str]) -> dict[str, object]:
     aggregated = time.perf_counter() - started
     features = claim_features_by_month(monthly, codes, [months.end_month])
     seconds = time.perf_counter() - started
+    cpu = _cpu_seconds() - cpu_before
     out = root / f"result-{kind}"
     out.mkdir(exist_ok=True)
     monthly.claims.to_parquet(out / "claims.parquet")
     monthly.rules.to_parquet(out / "rules.parquet")
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"kind": kind, "seconds": seconds, "aggregate_seconds": aggregated, "peak_mib": peak_kib / 1024,
-            "claims": int(monthly.claims["claims"].sum()), "features": features.shape[1],
+    return {"kind": kind, "seconds": seconds, "aggregate_seconds": aggregated, "cpu_seconds": cpu,
+            "peak_mib": peak_kib / 1024, "claims": int(monthly.claims["claims"].sum()), "features": features.shape[1],
             "flags": int(monthly.rules["flagged"].sum())}  # fmt: skip
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _figures(result: dict[str, object]) -> str:
+    return f"{result['seconds']:7.2f} s   cpu {result['cpu_seconds']:6.2f} s   peak {result['peak_mib']:7.0f} MiB"
 
 
 def _run_worker(kind: str, root: Path, config: dict[str, str]) -> dict[str, object]:
@@ -327,11 +340,11 @@ def main() -> None:
     root = _dataset(args.data_dir, args.claims, args.institutions, args.seed, args.simulator)
     print(f"data: {root} ({len(_paths(root))} files); cores: {os.cpu_count()}; load average: {_load_average()}")
     ours = _run_worker("duckdb", root, {"threads": str(os.cpu_count())})
-    print(f"duckdb : {ours['seconds']:7.2f} s   peak {ours['peak_mib']:7.0f} MiB   {ours['claims']:,} claims, "
-          f"{ours['flags']:,} flags, {ours['features']} claim features")  # fmt: skip
+    print(f"duckdb : {_figures(ours)}   {ours['claims']:,} claims, {ours['flags']:,} flags, "
+          f"{ours['features']} claim features")  # fmt: skip
     if not args.skip_pandas:
         theirs = _run_worker("pandas", root, {})
-        print(f"pandas : {theirs['seconds']:7.2f} s   peak {theirs['peak_mib']:7.0f} MiB")
+        print(f"pandas : {_figures(theirs)}")
         print(f"ratio  : {theirs['seconds'] / ours['seconds']:.1f}× faster than pandas; identical results: "
               f"{_same_result(root)}")  # fmt: skip
     if args.out_of_core:
@@ -342,7 +355,7 @@ def main() -> None:
         print(f"out of core: {big} ({len(_paths(big))} files); DuckDB memory_limit {args.memory_limit}; "
               f"load average: {_load_average()}")  # fmt: skip
         result = _run_worker("duckdb", big, config)
-        print(f"duckdb : {result['seconds']:7.2f} s   peak {result['peak_mib']:7.0f} MiB   {result['claims']:,} claims")
+        print(f"duckdb : {_figures(result)}   {result['claims']:,} claims")
     print(f"load average at the end: {_load_average()}")
 
 

@@ -408,3 +408,20 @@ def test_monthly_counts_are_the_leads_counted():
     by_month = monthly.rules.set_index(["institution_code", "month", "rule"])["flagged"].sort_index()
     assert len(set(leads["rule"])) >= 7, f"too few rules fire: {sorted(set(leads['rule']))}"
     pd.testing.assert_series_equal(by_month, counted, check_names=False, check_dtype=False)
+
+
+def test_a_callers_duckdb_connection_is_left_as_it_was():
+    """Intermediate tables live in the caller's connection only while the plan runs."""
+    import duckdb
+
+    from features.claim_features import contract_arrow, monthly_claim_aggregates
+
+    con = duckdb.connect()
+    rows = [stay("A1", "p1", "2024-03-01", "2024-03-10"), claim("B1", "p2", "2024-03-05")]
+    con.register("claims_frame", contract_arrow(frame(rows), "claims"))
+    con.execute("CREATE TEMP TABLE claims AS SELECT * FROM claims_frame")
+    before = con.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()
+    monthly = monthly_claim_aggregates(ClaimSource(con), MONTHS)
+    assert monthly.claims["claims"].sum() == 2 and monthly.claims["stays"].sum() == 1
+    assert con.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall() == before
+    con.close()
