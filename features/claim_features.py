@@ -306,7 +306,7 @@ SELECT claim_key, inst_key, settle_month AS event_month
 FROM (
   SELECT claim_key, inst_key, settle_month,
     count(*) OVER (
-      PARTITION BY inst_key, patient_key ORDER BY settle_day
+      PARTITION BY visitor_key ORDER BY settle_day
       RANGE BETWEEN {frequent_window_days_minus_one} PRECEDING AND CURRENT ROW) AS recent_visits
   FROM _mc_low
   WHERE previous_day >= settle_day - {frequent_window_days_minus_one}
@@ -324,11 +324,11 @@ _GROUP_VISIT = """
 SELECT l.claim_key, l.inst_key, l.settle_month AS event_month
 FROM _mc_low AS l
 JOIN (
-  SELECT inst_key, patient_key, settle_day
+  SELECT visitor_key, settle_day
   FROM _mc_together
-  GROUP BY inst_key, patient_key, settle_day
+  GROUP BY visitor_key, settle_day
   HAVING count(*) >= {group_min_patients} - 1
-) AS g ON g.inst_key = l.inst_key AND g.patient_key = l.patient_key AND g.settle_day = l.settle_day
+) AS g ON g.visitor_key = l.visitor_key AND g.settle_day = l.settle_day
 """
 
 PHANTOM_SIGNALS = ("exam_heavy_stay", "overlap_stay", "elsewhere_during_stay", "idle_stay")
@@ -520,16 +520,17 @@ WHERE is_stay
 # another one within frequent_window_days - 1 or group_window_days - 1 days before or after, with the
 # days of the visits before and after. Only these can be frequent visits or count towards them, and
 # only these patients can have been together on two days or more within group_window_days (one sort
-# serves both fake-visit rules; the others are left out, which changes no result).
+# serves both fake-visit rules; the others are left out, which changes no result). A visitor is one
+# patient at one institution.
 _LOW = """
-SELECT {visit_claim_key}, inst_key, patient_key, settle_day, {settle_month_of_day} AS settle_month,
+SELECT {visit_claim_key}, inst_key, visitor_key, settle_day, {settle_month_of_day} AS settle_month,
   previous_day, next_day
 FROM (
-  SELECT claim_key, inst_key, patient_key, settle_day,
+  SELECT claim_key, inst_key, visitor_key, settle_day,
     lag(settle_day) OVER (PARTITION BY visitor_key ORDER BY settle_day) AS previous_day,
     lead(settle_day) OVER (PARTITION BY visitor_key ORDER BY settle_day) AS next_day
   FROM (
-    SELECT claim_key, inst_key, patient_key, hash(inst_key, patient_key) AS visitor_key, settle_day
+    SELECT claim_key, inst_key, hash(inst_key, patient_key) AS visitor_key, settle_day
     FROM _mc_base
     WHERE {low_value_visit}
   ) AS v
@@ -543,7 +544,7 @@ WHERE {group_min_days} < 2
 # with low-value visits, on days that are not crowds (group_min_patients to group_max_visitors
 # low-value visits at the institution, all of them counted).
 _PRESENT = """
-SELECT DISTINCT l.inst_key, l.patient_key, l.settle_day
+SELECT DISTINCT l.inst_key, l.visitor_key, l.settle_day
 FROM _mc_low AS l
 JOIN (
   SELECT inst_key, settle_day
@@ -561,15 +562,15 @@ WHERE {group_min_days} < 2
 # group_min_days days or more within group_window_days up to that day. A pair has one row per day,
 # so that is when its (group_min_days - 1)-th previous day together lies within the window.
 _TOGETHER = """
-SELECT inst_key, patient_key, settle_day
+SELECT visitor_key, settle_day
 FROM (
-  SELECT inst_key, patient_key, settle_day,
+  SELECT visitor_key, settle_day,
     lag(settle_day, {group_min_days_minus_one}, settle_day - {group_window_days}) OVER (
       PARTITION BY pair_key ORDER BY settle_day) AS earlier_day
   FROM (
-    SELECT a.inst_key, a.patient_key, a.settle_day, hash(a.inst_key, a.patient_key, b.patient_key) AS pair_key
+    SELECT a.visitor_key, a.settle_day, hash(a.visitor_key, b.visitor_key) AS pair_key
     FROM _mc_present AS a
-    JOIN _mc_present AS b ON b.inst_key = a.inst_key AND b.settle_day = a.settle_day AND b.patient_key <> a.patient_key
+    JOIN _mc_present AS b ON b.inst_key = a.inst_key AND b.settle_day = a.settle_day AND b.visitor_key <> a.visitor_key
   ) AS p
 ) AS t
 WHERE earlier_day > settle_day - {group_window_days}
