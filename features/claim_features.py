@@ -8,9 +8,10 @@ no later step reads them; Spark: persisted temporary views).
 
 The pipeline, in numbered stages:
 
-1. ``_mc_base`` — one row per claim settled in the load range, with day numbers, the month of
-   settlement, the diagnosis group (first three characters of the ICD-10 code) and money in integer
-   cents (sums of cents are exact, so both engines return identical figures).
+1. ``_mc_base`` (a view over the table ``_mc_claims``) — one row per claim settled in the load range,
+   with day numbers, the month of settlement, the diagnosis group (first three characters of the
+   ICD-10 code) and money in integer cents (sums of cents are exact, so both engines return
+   identical figures).
 2. ``_mc_flags`` — one row per (claim, rule) that fired, with the *event month*: the month in which
    the bureau could first know it. A rule that pairs two claims (a readmission, an overlapping stay)
    fires when the later of the two has settled; every lookback is bounded by ``context_days`` so a
@@ -480,10 +481,9 @@ _DAY0 = "DATE '1970-01-01'"
 # integers instead of strings. A collision needs billions of distinct values to become likely.
 # Claims are told apart by the hash of claim_id when the leads or the claim items need it; the
 # monthly aggregates alone only need to tell stays apart (the rules on visits flag a claim at most
-# once each), so there claim_id is not read and the stays are numbered instead.
-_BASE = f"""
-SELECT
-  {{claim_key}} AS claim_key,{{claim_id}}
+# once each), so there claim_id is not read and the view _mc_base numbers the claims by their row.
+_CLAIMS = f"""
+SELECT{{claim_key}}
   hash(institution_code) AS inst_key,
   hash(patient_id) AS patient_key,
   hash(hash(patient_id), dx_group) AS course_key,
@@ -508,7 +508,7 @@ FROM (
 """
 
 _STAYS = """
-SELECT {stay_key} AS claim_key, inst_key, patient_key, dx_group, admit_day, discharge_day, settle_day,
+SELECT claim_key, inst_key, patient_key, dx_group, admit_day, discharge_day, settle_day,
   settle_month, is_emergency, total_cents, exam_cents,
   coalesce({planned_cycle}, FALSE) AS is_planned_cycle,
   coalesce(dx_group IN ({manageable_groups}), FALSE) AS is_manageable
@@ -674,7 +674,8 @@ DEATHS_VIEW = "_mc_deaths_input"  # registered by the engine; a caller's own "de
 
 @dataclass(frozen=True)
 class SqlStep:
-    """One statement of the plan: ``table`` steps are intermediate tables, the last step is the result.
+    """One statement of the plan: ``table`` steps are intermediate tables, ``view`` steps are named
+    queries over them (not stored), the last step is the result.
 
     A table step may list ``parts``: its rows are those of the parts together (``sql`` is their
     UNION ALL), so that an engine can also build it one part at a time.
@@ -719,18 +720,20 @@ def claim_sql_plan(
     load_from = month_start(months.start_month) - pd.Timedelta(days=rules.context_days)
     bounds = {"start_month": months.start_month, "end_month": months.end_month}
     keyed = flagged_claims or "claim_items" in available
-    keys = "claim_key" if keyed else "CAST(NULL AS BIGINT) AS claim_key"  # visits' keys (see _BASE)
-    base = _BASE.format(
+    keys = "claim_key" if keyed else "CAST(NULL AS BIGINT) AS claim_key"  # visits' keys (see _CLAIMS)
+    claims = _CLAIMS.format(
         **params,
-        claim_key="hash(claim_id)" if keyed else "CAST(NULL AS BIGINT)",
-        claim_id="\n  claim_id," if flagged_claims else "",
+        claim_key=("\n  hash(claim_id) AS claim_key," if keyed else "") + ("\n  claim_id," if flagged_claims else ""),
         load_from=load_from.date().isoformat(),
         load_until=month_start(months.end_month).date().isoformat(),
     )
     steps = [
         SqlStep("_mc_institutions", _INSTITUTIONS.format(codes=CODES_VIEW)),
-        SqlStep("_mc_base", base),
-        SqlStep("_mc_stays", _STAYS.format(**params, stay_key="claim_key" if keyed else "rowid")),
+        SqlStep("_mc_claims", claims),
+        SqlStep(
+            "_mc_base", "SELECT * FROM _mc_claims" if keyed else "SELECT rowid AS claim_key, * FROM _mc_claims", "view"
+        ),
+        SqlStep("_mc_stays", _STAYS.format(**params)),
         SqlStep("_mc_low", _LOW.format(**params, visit_claim_key=keys)),
         SqlStep("_mc_present", _PRESENT.format(**params)),
         SqlStep("_mc_together", _TOGETHER.format(**params)),
@@ -739,7 +742,7 @@ def claim_sql_plan(
         steps.append(SqlStep("_mc_deaths", _DEATHS.format(deaths=DEATHS_VIEW)))
     if "claim_items" in available:
         steps.append(SqlStep("_mc_items", _ITEMS))
-    # Without claim keys (see _BASE) only the phantom-bed signals keep theirs (a stay is counted once
+    # Without claim keys (see _CLAIMS) only the phantom-bed signals keep theirs (a stay is counted once
     # whatever the number of signals); the other rules' windows then need not carry any.
     flags = tuple(
         f"SELECT {'claim_key' if rule.name in PHANTOM_SIGNALS else keys}, "
@@ -900,13 +903,20 @@ def _register(con: duckdb.DuckDBPyConnection, name: str, value: object) -> None:
 
 
 def _last_uses(steps: list[SqlStep]) -> dict[int, list[str]]:
-    """For each step, the intermediate tables that no later step reads (they can be dropped after it)."""
-    names = [step.name for step in steps if step.kind == "table"]
+    """For each step, the intermediate tables and views that no later step reads (to drop after it).
+
+    A view reads its tables whenever it is read, so they live as long as the view.
+    """
+    names = [step.name for step in steps if step.kind != "result"]
+    reads: dict[str, set[str]] = {}
     last: dict[str, int] = {}
     for i, step in enumerate(steps):
-        for name in names:
-            if name == step.name or re.search(rf"\b{name}\b", step.sql):
-                last[name] = i
+        direct = {name for name in names if name != step.name and re.search(rf"\b{name}\b", step.sql)}
+        used = set(direct).union(*(reads.get(name, set()) for name in direct))
+        if step.kind == "view":
+            reads[step.name] = used
+        for name in used | {step.name}:
+            last[name] = i
     out: dict[int, list[str]] = {}
     for name, i in last.items():
         out.setdefault(i, []).append(name)
@@ -914,36 +924,38 @@ def _last_uses(steps: list[SqlStep]) -> dict[int, list[str]]:
 
 
 def run_duckdb(steps: list[SqlStep], source: ClaimSource, available: set[str]) -> pd.DataFrame:
-    """Execute the plan on DuckDB, each step into a temporary table; return the result.
+    """Execute the plan on DuckDB, each step into a temporary table (or view); return the result.
 
     Steps are separate statements so that the optimizer sees the true size of every intermediate
     table when it orders joins; each table is dropped once no later step reads it.
     """
     con, owned = _duckdb_connection(source, available)
-    created: list[str] = []
+    created: dict[str, str] = {}  # name -> TABLE or VIEW
     drop_after = _last_uses(steps)
     try:
         result = pd.DataFrame()
         for i, step in enumerate(steps):
-            if step.kind == "table":
+            if step.kind == "view":
+                con.execute(f"CREATE OR REPLACE TEMP VIEW {step.name} AS {step.sql}")
+                created[step.name] = "VIEW"
+            elif step.kind == "table":
                 # A table of several parts is built one part at a time: each part then has the
                 # machine to itself, which is faster than running them side by side in one statement.
                 first, *rest = step.parts or (step.sql,)
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {step.name} AS {first}")
-                created.append(step.name)
+                created[step.name] = "TABLE"
                 for part in rest:
                     con.execute(f"INSERT INTO {step.name} {part}")
             else:
                 result = con.execute(step.sql).df()
             for name in drop_after.get(i, []):
                 if name in created:
-                    con.execute(f"DROP TABLE IF EXISTS {name}")
-                    created.remove(name)
+                    con.execute(f"DROP {created.pop(name)} IF EXISTS {name}")
         return result
     finally:
-        for name in created:
+        for name, kind in created.items():
             with contextlib.suppress(duckdb.Error):
-                con.execute(f"DROP TABLE IF EXISTS {name}")
+                con.execute(f"DROP {kind} IF EXISTS {name}")
         for name in (DEATHS_VIEW, CODES_VIEW):
             with contextlib.suppress(duckdb.Error):
                 con.unregister(name)

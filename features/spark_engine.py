@@ -130,6 +130,9 @@ def run_spark(steps: list[SqlStep], source: ClaimSource, available: set[str], sp
                 persisted.append(frame)
                 frame.createOrReplaceTempView(step.name)
                 views.append(step.name)
+            elif step.kind == "view":
+                frame.createOrReplaceTempView(step.name)
+                views.append(step.name)
             else:
                 # Arrow avoids PySpark's pandas conversion layer (and its pandas-version checks).
                 result = frame.toArrow().to_pandas()
