@@ -621,10 +621,11 @@ FROM (
 FULL OUTER JOIN (
   SELECT inst_key, event_month AS month, {flag_counts}
   FROM (
-    SELECT inst_key, event_month, rule
+    SELECT inst_key, event_month, rule, flagged
     FROM _mc_flags
     UNION ALL
-    SELECT min(inst_key) AS inst_key, min(event_month) AS event_month, 'phantom_bed_signal' AS rule
+    SELECT min(inst_key) AS inst_key, min(event_month) AS event_month, 'phantom_bed_signal' AS rule,
+      CAST(1 AS BIGINT) AS flagged
     FROM _mc_flags
     WHERE rule IN ({phantom_signals})
     GROUP BY claim_key
@@ -646,7 +647,9 @@ def _monthly_sql(rule_names: Sequence[str], items: bool, start_month: int, end_m
         ),
         claim_counts=_CLAIM_COUNTS.format(item_counts=_ITEM_COUNTS if items else _NO_ITEM_COUNTS),
         item_join=_ITEM_JOIN if items else "",
-        flag_counts=", ".join(f"count(*) FILTER (WHERE rule = '{name}') AS {name}" for name in flagged),
+        flag_counts=", ".join(
+            f"CAST(sum(flagged) FILTER (WHERE rule = '{name}') AS BIGINT) AS {name}" for name in flagged
+        ),
         phantom_signals=_sql_strings(PHANTOM_SIGNALS),
         start_month=start_month,
         end_month=end_month,
@@ -720,7 +723,7 @@ def claim_sql_plan(
     load_from = month_start(months.start_month) - pd.Timedelta(days=rules.context_days)
     bounds = {"start_month": months.start_month, "end_month": months.end_month}
     keyed = flagged_claims or "claim_items" in available
-    keys = "claim_key" if keyed else "CAST(NULL AS BIGINT) AS claim_key"  # visits' keys (see _CLAIMS)
+    keys = "claim_key" if keyed else "CAST(NULL AS BIGINT) AS claim_key"  # low-value visits' keys (see _CLAIMS)
     claims = _CLAIMS.format(
         **params,
         claim_key=("\n  hash(claim_id) AS claim_key," if keyed else "") + ("\n  claim_id," if flagged_claims else ""),
@@ -742,11 +745,15 @@ def claim_sql_plan(
         steps.append(SqlStep("_mc_deaths", _DEATHS.format(deaths=DEATHS_VIEW)))
     if "claim_items" in available:
         steps.append(SqlStep("_mc_items", _ITEMS))
-    # Without claim keys (see _CLAIMS) only the phantom-bed signals keep theirs (a stay is counted once
-    # whatever the number of signals); the other rules' windows then need not carry any.
+    # One row per flagged claim (``flagged`` = 1). Without claim keys (see _CLAIMS) only the phantom-bed
+    # signals keep theirs (a stay is counted once whatever the number of signals); the other rules
+    # are counted by institution and month at once, and their windows need not carry keys.
     flags = tuple(
-        f"SELECT {'claim_key' if rule.name in PHANTOM_SIGNALS else keys}, "
-        f"inst_key, '{rule.name}' AS rule, event_month FROM ({rule.sql.format(**params)}) AS r"
+        f"SELECT claim_key, inst_key, '{rule.name}' AS rule, event_month, CAST(1 AS BIGINT) AS flagged "
+        f"FROM ({rule.sql.format(**params)}) AS r"
+        if keyed or rule.name in PHANTOM_SIGNALS
+        else f"SELECT CAST(NULL AS BIGINT) AS claim_key, inst_key, '{rule.name}' AS rule, event_month, "
+        f"count(*) AS flagged FROM ({rule.sql.format(**params)}) AS r GROUP BY inst_key, event_month"
         for rule in active_rules(available)
     )
     steps.append(SqlStep("_mc_flags", "\nUNION ALL\n".join(flags), parts=flags))
