@@ -597,7 +597,7 @@ JOIN _mc_base AS b ON b.claim_key = hash(i.claim_id)
 _CLAIM_COUNTS = """
     count(*) AS claims,
     CAST(sum(CASE WHEN b.is_stay THEN 1 ELSE 0 END) AS BIGINT) AS stays,
-    CAST(sum(CASE WHEN b.is_stay THEN 0 ELSE 1 END) AS BIGINT) AS visits,
+    CAST(sum(CASE WHEN NOT b.is_stay THEN 1 ELSE 0 END) AS BIGINT) AS visits,
     CAST(sum(CASE WHEN NOT b.is_stay AND b.days_supply > 0 THEN 1 ELSE 0 END) AS BIGINT) AS dispensings,
     CAST(sum(b.total_cents) AS BIGINT) AS total_cents,
     CAST(sum(b.fund_cents) AS BIGINT) AS fund_cents,
