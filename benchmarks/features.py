@@ -10,9 +10,9 @@ never inside the repository. Each pipeline runs in its own process, so that its 
 are its own: read the Parquet files, apply every claim rule of ``features.claim_features``, aggregate
 per institution and month, and window the months into the features as of the month after the data.
 The two results are compared; they must be identical. The figures printed are wall time of the
-computation (imports excluded), the CPU time it used (user + system, all threads: on a machine
-shared with other work the wall time varies, the CPU time much less) and the peak resident memory
-of each process, with the load average before and after.
+computation (imports excluded), the CPU time it used (user + system, all threads; with both cores
+free the wall time is about half of it) and the peak resident memory of each process, with the
+load average before and after (other work on the machine slows both down).
 """
 
 from __future__ import annotations
