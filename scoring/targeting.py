@@ -61,7 +61,7 @@ class TargetingRules:
     min_referrals: int | None = 1
     signal_thresholds: Mapping[str, float] = field(default_factory=dict)
     signal_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    high_risk_probability: float | None = 0.5
+    high_risk_probability: float | None = 0.9
     signal_items: Mapping[str, str] = field(default_factory=dict)
     default_items: tuple[str, ...] = ()
 

@@ -44,7 +44,7 @@ def reasons_of(selection, code: str) -> list[str]:
         ({"readmission_15d_rate": 0.12}, "smart_audit:readmission_15d_rate"),
         ({"grade": "D"}, "low_grade"),
         ({"grade": "E"}, "low_grade"),
-        ({"risk_probability": 0.5}, "high_risk"),
+        ({"risk_probability": 0.9}, "high_risk"),
     ],
 )
 def test_each_lead_triggers_a_visit_even_with_no_budget(row, code):
