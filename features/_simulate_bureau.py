@@ -28,6 +28,13 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def detection_chance(strength, claims, abusive):
+    """Chance that a record review finds abuse among ``abusive`` of ``claims`` claims (config's review size)."""
+    claims = np.maximum(claims, 1)
+    reviewed = np.minimum(claims, cfg.REVIEW_RECORDS * (claims / 1000) ** cfg.REVIEW_SIZE_EXPONENT)
+    return 1 - np.exp(-strength * reviewed * np.minimum(abusive / claims, 1.0))
+
+
 @dataclass(order=True)
 class Event:
     day: int
@@ -348,9 +355,7 @@ class Bureau:
         """Chance of uncovering each pattern: records reviewed × share abusive × strength (config)."""
         count = np.floor(self.remaining_count[i, months].sum(axis=0))
         amount = self.remaining_amount[i, months].sum(axis=0)
-        claims = max(self._window_claims(i, months), 1)
-        reviewed = min(float(claims), cfg.REVIEW_RECORDS * (claims / 1000) ** cfg.REVIEW_SIZE_EXPONENT)
-        chance = 1 - np.exp(-strength * reviewed * np.minimum(count / claims, 1.0))
+        chance = detection_chance(strength, max(self._window_claims(i, months), 1), count)
         return np.where(amount >= 100, chance, 0.0)
 
     def _detect(self, i: int, months: slice, strength: float) -> list[tuple[int, int, int]]:

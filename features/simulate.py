@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from features import _simulate_config as cfg
 from features._simulate_abuse import DeathRegistry, month_claims
-from features._simulate_bureau import Bureau, sigmoid
+from features._simulate_bureau import Bureau, detection_chance, sigmoid
 from features._simulate_city import City, build_city
 from features._simulate_items import ItemCatalog, claim_ids, claim_items_table, claim_truth_table, claims_table
 from features._simulate_output import iso_dates, write_csv, write_parquet
@@ -222,10 +222,8 @@ def _institution_years(city: City, bureau: Bureau) -> pd.DataFrame:
     amount = bureau.realised_amount.reshape(n, years, 12, -1).sum(axis=2)
     # What a routine inspection by average inspectors at the end of the year would find (config's record review).
     routine = sigmoid(cfg.DETECTION_LOGIT["routine"])
-    claims = np.maximum(bureau.claims.reshape(n, years, 12).sum(axis=2), 1)
-    reviewed = np.minimum(claims, cfg.REVIEW_RECORDS * (claims / 1000) ** cfg.REVIEW_SIZE_EXPONENT)
-    abusive = (count * (amount >= 100)).sum(axis=2)
-    chance = 1 - np.exp(-routine * reviewed * np.minimum(abusive / claims, 1.0))
+    claims = bureau.claims.reshape(n, years, 12).sum(axis=2)
+    chance = detection_chance(routine, claims, (count * (amount >= 100)).sum(axis=2))
     frame = pd.DataFrame(
         {
             "institution_code": np.repeat(city.institutions.code, years),
