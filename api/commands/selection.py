@@ -197,7 +197,7 @@ def draw_group() -> None:
 @click.option(
     "--higher-level-inspectors",
     is_flag=True,
-    help="Also draw inspectors of the city (XXXX00) and province (XX0000) codes containing each county.",
+    help="Also draw inspectors of the city and province containing each county (codes ending in 00, 0000).",
 )
 @click.option(
     "--recusal-months",
