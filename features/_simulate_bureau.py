@@ -483,6 +483,7 @@ class Bureau:
             kind=int(inst.kind[i]),
             essential=self._essential(i),
             amount_cents=amount,
+            billing_share=self._billing_share(i, found_day, amount),
             propensity=float(sigmoid(self.logit[i, min(self.month_of(found_day) // 12, self.years - 1)])),
             prior_violations=prior,
             found_day=found_day,
@@ -496,6 +497,14 @@ class Bureau:
             self.violation_days[i].append(found_day)
         if decision.decision_day is not None and decision.status != "overturned":
             self._apply(i, decision, staff)
+
+    def _billing_share(self, i: int, day: int, amount: int) -> float:
+        """``amount`` (cents) as a share of the institution's fund income over the 12 months to ``day``."""
+        m = min(self.month_of(day), self.revenue.shape[1] - 1)
+        months = self.revenue[i, max(0, m - 11) : m + 1]
+        observed = months[months > 0]
+        yearly = observed.mean() * 12 if len(observed) else 0.0
+        return float(amount / yearly) if yearly > 0 else 0.0
 
     def _essential(self, i: int) -> bool:
         inst = self.city.institutions

@@ -376,7 +376,15 @@ ESCALATION = {
 # What an essential institution (public or level-2+ hospital, health centre) gets instead of losing its agreement.
 ESSENTIAL_INSTEAD = (("staff_suspension", "liquidated_damages"), (0.5, 0.5))
 MANAGEMENT_DISPOSITIONS = (("interview", "rectification", "penalty_art39"), (0.75, 0.17, 0.08))
-FRAUD_SHARE_BY_AMOUNT = ((5_000, 0.0), (20_000, 0.02), (100_000, 0.12), (float("inf"), 0.35))
+# Whether a fraud-type pattern (phantom beds, resale, settlements after death, fake visits) is ruled
+# insurance fraud (Art. 40) rather than a violation: it turns on how pervasive the scheme is — the
+# amount found as a share of the institution's fund income over the last 12 months — and on intent
+# (the propensity), far more than on the absolute sum, which is what puts small pharmacies and
+# private clinics on real fraud lists. (upper bound of the share, chance before the intent factor).
+FRAUD_SHARE_BY_BILLING_SHARE = ((0.02, 0.0), (0.05, 0.03), (0.1, 0.08), (float("inf"), 0.2))
+# Large sums are pursued as fraud even where they are a small part of a large institution's income.
+FRAUD_SHARE_BY_AMOUNT = ((20_000, 0.0), (100_000, 0.04), (float("inf"), 0.12))
+FRAUD_MINIMUM_YUAN = 1_000
 LENIENT_SHARE_FIRST_MINOR = 0.55
 OVERTURNED_SHARE = 0.03
 APPEAL_SHARE_HEAVY = 0.25

@@ -42,6 +42,7 @@ def decide(
     kind: int,
     essential: bool,
     amount_cents: int,
+    billing_share: float,
     propensity: float,
     prior_violations: int,
     found_day: int,
@@ -54,7 +55,7 @@ def decide(
     """
     category = category_for(rng, pattern, kind)
     yuan = amount_cents / 100
-    fraud = pattern in cfg.FRAUD_PATTERNS and rng.random() < _fraud_share(yuan) * (0.4 + propensity)
+    fraud = pattern in cfg.FRAUD_PATTERNS and rng.random() < _fraud_chance(yuan, billing_share) * (0.4 + propensity)
     lenient = not fraud and prior_violations == 0 and yuan < 5_000 and rng.random() < cfg.LENIENT_SHARE_FIRST_MINOR
     if fraud:
         disposition = _fraud_disposition(rng, yuan)
@@ -83,11 +84,16 @@ def decide(
     )
 
 
-def _fraud_share(yuan: float) -> float:
-    for upper, share in cfg.FRAUD_SHARE_BY_AMOUNT:
-        if yuan < upper:
-            return share
-    return cfg.FRAUD_SHARE_BY_AMOUNT[-1][1]
+def _band(bands: tuple[tuple[float, float], ...], value: float) -> float:
+    return next(share for upper, share in bands if value < upper)
+
+
+def _fraud_chance(yuan: float, billing_share: float) -> float:
+    """Chance (before intent) that a fraud-type finding is ruled fraud: by its share of the
+    institution's fund income, or by its absolute size for large sums (config)."""
+    if yuan < cfg.FRAUD_MINIMUM_YUAN:
+        return 0.0
+    return max(_band(cfg.FRAUD_SHARE_BY_BILLING_SHARE, billing_share), _band(cfg.FRAUD_SHARE_BY_AMOUNT, yuan))
 
 
 def _fraud_disposition(rng, yuan: float) -> str:

@@ -460,3 +460,34 @@ def test_simulated_files_pass_the_import_validation(sqlite_store, tmp_path):
     report = import_paths([tmp_path / "city" / "data"], engine=sqlite_store)
     rows = report.rows_by_table()
     assert rows["institutions"] == 30 and rows["claims"] > 0 and rows["claim_items"] > 0
+
+
+def test_fraud_rulings_follow_how_pervasive_the_scheme_is_not_the_institutions_size():
+    """The same sum is ruled fraud far more often where it is a large share of the institution's income."""
+    from features import _simulate_config as cfg
+    from features._simulate_dispositions import decide
+
+    def fraud_rate(amount_yuan: float, billing_share: float, pattern: int = cfg.FAKE_VISIT) -> float:
+        rng = np.random.default_rng(7)
+        rulings = [
+            decide(
+                rng,
+                pattern=pattern,
+                kind=cfg.PHARMACY,
+                essential=False,
+                amount_cents=int(amount_yuan * 100),
+                billing_share=billing_share,
+                propensity=0.5,
+                prior_violations=0,
+                found_day=0,
+                end_day=1000,
+            ).fraud
+            for _ in range(4000)
+        ]
+        return float(np.mean(rulings))
+
+    pervasive, marginal = fraud_rate(3_000, 0.15), fraud_rate(3_000, 0.005)
+    assert marginal == 0.0 and 0.1 < pervasive < 0.25
+    assert fraud_rate(500, 0.5) == 0.0  # below the minimum sum nothing is ruled fraud
+    assert 0.02 < fraud_rate(300_000, 0.001) < 0.15  # a large sum can be fraud at a large institution too
+    assert fraud_rate(3_000, 0.15, pattern=cfg.PATTERNS.index("overprescription")) == 0.0
