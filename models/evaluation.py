@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binomtest
 
 from . import metrics
 from .dataset import PanelSpec, institution_outcomes
@@ -103,6 +104,20 @@ class BacktestResult:
             row["grade_rates_increasing"] = _strictly_increasing(fold.by_grade)
             rows.append(row)
         return pd.DataFrame(rows)
+
+    def pooled(self, column: str = "grade") -> pd.DataFrame:
+        """Violation rates by credit grade (``"grade"``) or risk level (``"risk_level"``) over every test year
+        together: each institution counts once per year. A single year's C or D group holds a few dozen
+        institutions, too few to order neighbouring grades; pooled, the intervals are narrower."""
+        order = GRADE_ORDER if column == "grade" else RISK_LEVELS_ZH
+        scores = [fold.scores for fold in self.folds if column in fold.scores.columns]
+        if not scores:
+            return _rate_table(pd.DataFrame(), column, order)
+        return _rate_table(pd.concat(scores, ignore_index=True), column, order)
+
+    def pooled_grade_rates_increasing(self) -> bool | None:
+        """Whether, over all test years together, the violation rate rises strictly from grade to grade."""
+        return _strictly_increasing(self.pooled("grade"))
 
 
 def _strictly_increasing(by_grade: pd.DataFrame) -> bool | None:
@@ -191,25 +206,39 @@ def _budget_table(scored: pd.DataFrame, budgets: Sequence[float], truth_column: 
 
 
 def _rate_table(scored: pd.DataFrame, column: str, order: Sequence[str]) -> pd.DataFrame:
-    """Per value of ``column``: institutions, inspected, violation rate among the inspected, mean probability."""
+    """Per value of ``column``: institutions, inspected, violating among the inspected, the violation rate
+    with its 95 % Wilson interval, and the mean probability."""
+    columns = [column, "order", "institutions", "inspected", "violating", "violation_rate", "rate_low", "rate_high"]
     if column not in scored.columns or scored[column].isna().all():
-        return pd.DataFrame(
-            columns=[column, "order", "institutions", "inspected", "violation_rate", "mean_probability"]
-        )
+        return pd.DataFrame(columns=[*columns, "mean_probability"])
+    inspected = scored["inspected"].astype(bool)
     groups = scored.groupby(scored[column].astype(str))
     table = pd.DataFrame(
         {
             "institutions": groups.size(),
-            "inspected": groups["inspected"].sum(),
-            "violation_rate": groups.apply(
-                lambda g: g.loc[g["inspected"], "violating"].mean() if g["inspected"].any() else np.nan
-            ),
+            "inspected": groups["inspected"].sum().astype(int),
+            "violating": (scored["violating"].astype(bool) & inspected).groupby(scored[column].astype(str)).sum(),
             "mean_probability": groups["probability"].mean(),
         }
     ).reset_index(names=column)
+    bounds = [_wilson(int(k), int(n)) for k, n in zip(table["violating"], table["inspected"], strict=True)]
+    table["violation_rate"] = np.where(
+        table["inspected"] > 0, table["violating"] / table["inspected"].clip(lower=1), np.nan
+    )
+    table["rate_low"] = [low for low, _ in bounds]
+    table["rate_high"] = [high for _, high in bounds]
     rank = {value: i for i, value in enumerate(order)}
     table["order"] = table[column].map(rank)
+    table = table[[*columns, "mean_probability"]]
     return table.sort_values("order", na_position="last").reset_index(drop=True)
+
+
+def _wilson(successes: int, trials: int) -> tuple[float, float]:
+    """95 % Wilson score interval of a proportion (NaN without trials)."""
+    if trials == 0:
+        return np.nan, np.nan
+    interval = binomtest(successes, trials).proportion_ci(confidence_level=0.95, method="wilson")
+    return float(interval.low), float(interval.high)
 
 
 def _fold(

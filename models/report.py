@@ -171,6 +171,34 @@ def _budget_section(fold: FoldResult) -> str:
     return markdown_table(table[columns])
 
 
+def _pooled_section(result: BacktestResult) -> list[str]:
+    """Violation rates by credit grade and risk level over all test years, with 95 % intervals."""
+    lines = [
+        "## 各测试年合并 All test years pooled",
+        "",
+        "每家机构每个测试年计一次；区间为 95 % Wilson 区间。单一年份的 C、D 级各只有几十家机构，相邻等级难以区分。 / "
+        "Each institution counts once per test year; intervals are 95 % Wilson intervals. In a single year the C "
+        "and D groups hold a few dozen institutions each, too few to order neighbouring grades.",
+        "",
+    ]
+    by_grade = result.pooled("grade")
+    if by_grade.empty:
+        lines += ["未提供信用等级 no grades supplied", ""]
+    else:
+        rising = result.pooled_grade_rates_increasing()
+        verdict = "是 yes" if rising else "否 no"
+        lines += [
+            "### 按信用等级 By credit grade",
+            "",
+            markdown_table(by_grade),
+            "",
+            f"违规率随等级严格上升 violation rate rises strictly from grade to grade: {verdict}",
+            "",
+        ]
+    lines += ["### 按风险等级 By risk level", "", markdown_table(result.pooled("risk_level")), ""]
+    return lines
+
+
 def write_backtest_report(
     result: BacktestResult,
     out_dir: Path,
@@ -217,6 +245,7 @@ def write_backtest_report(
         "![Calibration](calibration.png)",
         "",
     ]
+    lines += _pooled_section(result)
     for fold in result.folds:
         lines += [
             f"## {fold.test_year}",

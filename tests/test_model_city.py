@@ -110,9 +110,19 @@ def test_backtest_writes_a_report_with_plots(city, data, tmp_path):
     assert (random_rows["lift_records"].round(6) == 1.0).all()
     assert (fold.budgets["share_violating"] <= fold.budgets["best_possible_share"] + 1e-9).all()
     assert (fold.scores["violation_records"] >= fold.scores["violating"].astype(float)).all()
+    # Pooled over the test years: one row per grade, counts that add up, the rate inside its interval.
+    pooled = result.pooled("grade")
+    assert pooled["grade"].tolist() == ["B"]
+    row = pooled.iloc[0]
+    assert row["inspected"] == fold.scores["inspected"].sum()
+    assert row["violating"] == (fold.scores["violating"] & fold.scores["inspected"]).sum()
+    assert row["rate_low"] < row["violation_rate"] < row["rate_high"]
+    assert result.pooled_grade_rates_increasing() is False  # one grade orders nothing
+    assert result.pooled("risk_level")["inspected"].sum() == row["inspected"]
     report = write_backtest_report(result, tmp_path / "run")
     text = report.read_text(encoding="utf-8")
     assert "## 总览 Summary" in text and "![ROC](roc.png)" in text
+    assert "## 各测试年合并 All test years pooled" in text
     for name in ("roc.png", "calibration.png", "capture.png", "rates.png", "summary.csv", "budgets.csv"):
         assert (tmp_path / "run" / name).stat().st_size > 0
 
@@ -197,3 +207,22 @@ def test_backtest_refuses_an_unknown_test_year(city):
     result = CliRunner().invoke(cli, ["model", "backtest", "--no-grades", "--test-years", "1999"], env=env)
     assert result.exit_code == 2
     assert "test years must be among" in result.output
+
+
+def test_rate_table_counts_only_inspected_institutions_and_gives_wilson_intervals():
+    from models.evaluation import GRADE_ORDER, _rate_table
+
+    scored = pd.DataFrame(
+        {
+            "grade": ["A"] * 10 + ["D"] * 12,
+            "inspected": [True] * 10 + [True] * 10 + [False] * 2,
+            "violating": [True] * 2 + [False] * 8 + [True] * 8 + [False] * 2 + [True] * 2,
+            "probability": 0.5,
+        }
+    )
+    table = _rate_table(scored, "grade", GRADE_ORDER).set_index("grade")
+    assert table.loc["D", "violating"] == 8 and table.loc["D", "inspected"] == 10  # the uninspected do not count
+    assert table.loc["D", "violation_rate"] == pytest.approx(0.8)
+    # Wilson 95 % interval of 8 / 10 is 0.490 … 0.943; of 2 / 10, 0.057 … 0.510.
+    assert table.loc["D", ["rate_low", "rate_high"]].tolist() == pytest.approx([0.490, 0.943], abs=1e-3)
+    assert table.loc["A", ["rate_low", "rate_high"]].tolist() == pytest.approx([0.057, 0.510], abs=1e-3)
