@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -673,7 +672,6 @@ WHERE f.event_month >= {start_month} AND f.event_month < {end_month}
 """
 
 CODES_VIEW = "_mc_institution_codes"
-_LONGEST_RULES = ("supply_ahead",)  # its window over all dispensings takes the longest
 DEATHS_VIEW = "_mc_deaths_input"  # registered by the engine; a caller's own "deaths" is left alone
 
 
@@ -750,15 +748,13 @@ def claim_sql_plan(
     # One row per flagged claim (``flagged`` = 1). Without claim keys (see _CLAIMS) only the phantom-bed
     # signals keep theirs (a stay is counted once whatever the number of signals); the other rules
     # are counted by institution and month at once, and their windows need not carry keys.
-    # The longest part comes first: an engine running statements side by side starts it at once and
-    # builds the other tables beside it (the order of the parts changes no row).
     flags = tuple(
         f"SELECT claim_key, inst_key, '{rule.name}' AS rule, event_month, CAST(1 AS BIGINT) AS flagged "
         f"FROM ({rule.sql.format(**params)}) AS r"
         if keyed or rule.name in PHANTOM_SIGNALS
         else f"SELECT CAST(NULL AS BIGINT) AS claim_key, inst_key, '{rule.name}' AS rule, event_month, "
         f"count(*) AS flagged FROM ({rule.sql.format(**params)}) AS r GROUP BY inst_key, event_month"
-        for rule in sorted(active_rules(available), key=lambda rule: rule.name not in _LONGEST_RULES)
+        for rule in active_rules(available)
     )
     steps.append(SqlStep("_mc_flags", "\nUNION ALL\n".join(flags), parts=flags))
     if flagged_claims:
@@ -913,32 +909,19 @@ def _register(con: duckdb.DuckDBPyConnection, name: str, value: object) -> None:
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {parquet_view(list(value))}")  # type: ignore[arg-type]
 
 
-def _reads(sql: str, names: Sequence[str], views: Mapping[str, set[str]]) -> set[str]:
-    """The intermediate tables and views a statement reads; a view also stands for the tables it reads."""
-    direct = {name for name in names if re.search(rf"\b{name}\b", sql)}
-    return set(direct).union(*(views.get(name, set()) for name in direct))
-
-
-def _step_reads(steps: list[SqlStep]) -> list[set[str]]:
-    """For each step, the intermediate tables and views it reads."""
-    names = [step.name for step in steps if step.kind != "result"]
-    views: dict[str, set[str]] = {}
-    out = []
-    for step in steps:
-        used = _reads(step.sql, [name for name in names if name != step.name], views)
-        if step.kind == "view":
-            views[step.name] = used
-        out.append(used)
-    return out
-
-
 def _last_uses(steps: list[SqlStep]) -> dict[int, list[str]]:
     """For each step, the intermediate tables and views that no later step reads (to drop after it).
 
     A view reads its tables whenever it is read, so they live as long as the view.
     """
+    names = [step.name for step in steps if step.kind != "result"]
+    reads: dict[str, set[str]] = {}
     last: dict[str, int] = {}
-    for i, (step, used) in enumerate(zip(steps, _step_reads(steps), strict=True)):
+    for i, step in enumerate(steps):
+        direct = {name for name in names if name != step.name and re.search(rf"\b{name}\b", step.sql)}
+        used = set(direct).union(*(reads.get(name, set()) for name in direct))
+        if step.kind == "view":
+            reads[step.name] = used
         for name in used | {step.name}:
             last[name] = i
     out: dict[int, list[str]] = {}
@@ -948,29 +931,12 @@ def _last_uses(steps: list[SqlStep]) -> dict[int, list[str]]:
 
 
 def run_duckdb(steps: list[SqlStep], source: ClaimSource, available: set[str]) -> pd.DataFrame:
-    """Execute the plan on DuckDB, each step into a table (or view); return the result.
+    """Execute the plan on DuckDB, each step into a temporary table (or view); return the result.
 
     Steps are separate statements so that the optimizer sees the true size of every intermediate
-    table when it orders joins; each table is dropped once no later step reads it. On a connection
-    this module opens, two statements run side by side (see :func:`_run_side_by_side`); on a
-    caller's connection, one after the other into temporary tables.
+    table when it orders joins; each table is dropped once no later step reads it.
     """
     con, owned = _duckdb_connection(source, available)
-    try:
-        if owned:
-            return _run_side_by_side(con, steps)
-        return _run_in_order(con, steps)
-    finally:
-        for name in (DEATHS_VIEW, CODES_VIEW):
-            with contextlib.suppress(duckdb.Error):
-                con.unregister(name)
-            with contextlib.suppress(duckdb.Error):
-                con.execute(f"DROP VIEW IF EXISTS {name}")
-        if owned:
-            con.close()
-
-
-def _run_in_order(con: duckdb.DuckDBPyConnection, steps: list[SqlStep]) -> pd.DataFrame:
     created: dict[str, str] = {}  # name -> TABLE or VIEW
     drop_after = _last_uses(steps)
     try:
@@ -997,142 +963,13 @@ def _run_in_order(con: duckdb.DuckDBPyConnection, steps: list[SqlStep]) -> pd.Da
         for name, kind in created.items():
             with contextlib.suppress(duckdb.Error):
                 con.execute(f"DROP {kind} IF EXISTS {name}")
-
-
-# Inputs that exist on the engine's own connection only (temporary views, registered frames).
-_CONNECTION_INPUTS = ("claims", "claim_items", CODES_VIEW, DEATHS_VIEW)
-
-
-@dataclass
-class _Task:
-    """One statement of a plan run side by side: what it needs done first and what it reads."""
-
-    sql: str
-    reads: set[str]  # intermediate tables and views it reads
-    after: set[int]  # tasks that must finish first
-    pinned: bool  # reads an input of the engine's own connection
-
-
-def _side_by_side_tasks(steps: list[SqlStep]) -> list[_Task]:
-    """The plan's statements (the result step excepted) as tasks, in plan order.
-
-    A table of several parts is an empty table first (shaped like its first part), then one task per
-    part appending its rows: appends to one table from two connections do not conflict, and each
-    part waits only for the tables it reads itself.
-    """
-    names = [step.name for step in steps if step.kind != "result"]
-    views: dict[str, set[str]] = {}
-    made: dict[str, list[int]] = {}  # name -> the tasks that build it
-    tasks: list[_Task] = []
-
-    def add(sql: str, reads: set[str], also: frozenset[int] = frozenset()) -> int:
-        after = {t for name in reads for t in made.get(name, [])} | also
-        pinned = any(re.search(rf"\b{name}\b", sql) for name in _CONNECTION_INPUTS)
-        tasks.append(_Task(sql, reads, after, pinned))
-        return len(tasks) - 1
-
-    for step in steps:
-        if step.kind == "result":
-            continue
-        others = [name for name in names if name != step.name]
-        if step.kind == "view":
-            views[step.name] = _reads(step.sql, others, views)
-            made[step.name] = [add(f"CREATE VIEW {step.name} AS {step.sql}", views[step.name])]
-        elif step.parts:
-            parts = [(part, _reads(part, others, views)) for part in step.parts]
-            shape, reads = parts[0]
-            empty = add(f"CREATE TABLE {step.name} AS SELECT * FROM ({shape}) AS p WHERE FALSE", reads)
-            appends = [add(f"INSERT INTO {step.name} {part}", reads, frozenset({empty})) for part, reads in parts]
-            made[step.name] = [empty, *appends]
-        else:
-            made[step.name] = [add(f"CREATE TABLE {step.name} AS {step.sql}", _reads(step.sql, others, views))]
-    return tasks
-
-
-def _run_side_by_side(con: duckdb.DuckDBPyConnection, steps: list[SqlStep]) -> pd.DataFrame:
-    """Run the plan two statements at a time, on two connections to this module's in-memory database.
-
-    Windows and sorts of one statement do not keep two cores busy all the time, and each statement
-    on one thread spends less CPU than on two: statements that do not depend on each other (the
-    cumulative-supply window beside the low-value visits, pairs and groups) run side by side, each
-    on a thread of its own. Intermediate tables are ordinary tables of the in-memory database, so
-    that both connections see them; statements reading the inputs registered on this connection
-    run on it. Each task is taken in plan order as soon as the tasks it needs are done.
-    """
-    *work, last = steps
-    if last.kind != "result" or any(step.kind == "result" for step in work):
-        raise ValueError("the plan's last step, and only it, must be the result")
-    tasks = _side_by_side_tasks(steps)
-    readers: dict[str, set[int]] = {}
-    for t, task in enumerate(tasks):
-        for name in task.reads:
-            readers.setdefault(name, set()).add(t)
-    kinds = {step.name: step.kind.upper() for step in work}
-    final_reads = _step_reads(steps)[-1]
-    state = threading.Condition()
-    waiting = list(range(len(tasks)))
-    done: set[int] = set()
-    dropped: set[str] = set()
-    failed: list[BaseException] = []
-
-    def next_task(main: bool) -> int | None:
-        with state:
-            while waiting and not failed:
-                ready = [t for t in waiting if tasks[t].after <= done and (main or not tasks[t].pinned)]
-                if ready:
-                    waiting.remove(ready[0])
-                    return ready[0]
-                state.wait()
-            return None
-
-    def finish(t: int) -> list[str]:
-        """Mark a task done; the tables and views no task still needs, to drop."""
-        with state:
-            done.add(t)
-            state.notify_all()
-            unused = [n for n in tasks[t].reads if n not in final_reads | dropped and readers[n] <= done]
-            dropped.update(unused)
-            return unused
-
-    def work_on(connection: duckdb.DuckDBPyConnection, main: bool) -> None:
-        try:
-            while (t := next_task(main)) is not None:
-                connection.execute(tasks[t].sql)
-                for name in finish(t):
-                    connection.execute(f"DROP {kinds[name]} IF EXISTS {name}")
-        except BaseException as error:  # handed to the main thread, which raises it
-            with state:
-                failed.append(error)
-                state.notify_all()
-
-    # The statements reading this connection's inputs that come first (the claims) run alone, with
-    # every thread; then two connections take the tasks, with one thread fewer in DuckDB's pool (the
-    # two calling threads both work: as many threads as before).
-    for t in range(len(tasks)):
-        if not tasks[t].pinned or not tasks[t].after <= done:
-            break
-        waiting.remove(t)
-        con.execute(tasks[t].sql)
-        for name in finish(t):
-            con.execute(f"DROP {kinds[name]} IF EXISTS {name}")
-    threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
-    helper_con = con.cursor()
-    with contextlib.suppress(duckdb.Error):
-        helper_con.execute("SET enable_progress_bar = false")
-    con.execute(f"SET threads = {max(1, threads - 1)}")
-    helper = threading.Thread(target=work_on, args=(helper_con, False), name="claim-features-duckdb")
-    helper.start()
-    try:
-        work_on(con, True)
-    finally:
-        if failed:
-            helper_con.interrupt()
-        helper.join()
-        helper_con.close()
-        con.execute(f"SET threads = {threads}")
-    if failed:
-        raise failed[0]
-    return con.execute(last.sql).df()
+        for name in (DEATHS_VIEW, CODES_VIEW):
+            with contextlib.suppress(duckdb.Error):
+                con.unregister(name)
+            with contextlib.suppress(duckdb.Error):
+                con.execute(f"DROP VIEW IF EXISTS {name}")
+        if owned:
+            con.close()
 
 
 # --------------------------------------------------------------------------------------------------
