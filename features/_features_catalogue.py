@@ -88,7 +88,7 @@ def catalogue_frame(specs: list[FeatureSpec]) -> pd.DataFrame:
                 {
                     "name": spec.peer_name,
                     "zh": f"{spec.zh}（同类机构稳健Z值）",
-                    "meaning": f"robust z-score of {spec.name} within its peer group ({floor})",
+                    "meaning": f"{spec.meaning} — as a robust z-score within its peer group ({floor})",
                     "family": spec.family,
                     "source": spec.source,
                     "window": spec.window,
