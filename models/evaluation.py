@@ -212,12 +212,12 @@ def _rate_table(scored: pd.DataFrame, column: str, order: Sequence[str]) -> pd.D
     if column not in scored.columns or scored[column].isna().all():
         return pd.DataFrame(columns=[*columns, "mean_probability"])
     inspected = scored["inspected"].astype(bool)
-    groups = scored.groupby(scored[column].astype(str))
+    groups = scored.assign(_found=scored["violating"].astype(bool) & inspected).groupby(scored[column].astype(str))
     table = pd.DataFrame(
         {
             "institutions": groups.size(),
             "inspected": groups["inspected"].sum().astype(int),
-            "violating": (scored["violating"].astype(bool) & inspected).groupby(scored[column].astype(str)).sum(),
+            "violating": groups["_found"].sum(),
             "mean_probability": groups["probability"].mean(),
         }
     ).reset_index(names=column)
