@@ -1,4 +1,5 @@
-"""The feature catalogue: every feature's name, Chinese name, meaning, source, window and missing rule.
+"""The feature catalogue: every feature's name, Chinese name, English label, meaning, source, window and
+missing rule.
 
 Each family module declares its own entries next to the code that computes them; this module holds
 the record types, the families and the Markdown rendering used by ``docs/features.md``.
@@ -33,10 +34,17 @@ class FeatureSpec:
     window: str
     missing: str
     peer: PeerScale | None = None  # set when the feature also gets a peer z-score ``<name>_pz``
+    # A short English label, as ``zh`` is in Chinese (what reasons and picks show staff); the meaning
+    # is the full definition. Empty when the meaning is already short enough to show.
+    en: str = ""
 
     @property
     def peer_name(self) -> str:
         return f"{self.name}_pz"
+
+    @property
+    def label_en(self) -> str:
+        return self.en or self.meaning
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,10 @@ FAMILIES: dict[str, Family] = {
     )
 }
 
+# What a peer z-score's labels add to its feature's labels (reasons strip them again and say "above peers").
+PEER_ZH_SUFFIX = "（同类机构稳健Z值）"
+PEER_EN_SUFFIX = " (peer z-score)"
+
 PEER_Z_SPEC = (
     "(x - median) / max(1.4826 * MAD, floor) among the institutions active at as_of in the same kind × level "
     "peer group (falls back to kind alone when the group has fewer than 5 values)"
@@ -79,6 +91,7 @@ def catalogue_frame(specs: list[FeatureSpec]) -> pd.DataFrame:
     for spec in specs:
         row = asdict(spec)
         row.pop("peer")
+        row["en"] = spec.label_en
         rows.append(row)
         if spec.peer is not None:
             floor = f"floor {spec.peer.absolute:g}" + (
@@ -87,7 +100,8 @@ def catalogue_frame(specs: list[FeatureSpec]) -> pd.DataFrame:
             rows.append(
                 {
                     "name": spec.peer_name,
-                    "zh": f"{spec.zh}（同类机构稳健Z值）",
+                    "zh": f"{spec.zh}{PEER_ZH_SUFFIX}",
+                    "en": f"{spec.label_en}{PEER_EN_SUFFIX}",
                     "meaning": f"{spec.meaning} — as a robust z-score within its peer group ({floor})",
                     "family": spec.family,
                     "source": spec.source,
@@ -95,7 +109,7 @@ def catalogue_frame(specs: list[FeatureSpec]) -> pd.DataFrame:
                     "missing": f"missing when {spec.name} is missing or the peer group is too small",
                 }
             )
-    return pd.DataFrame(rows, columns=["name", "zh", "meaning", "family", "source", "window", "missing"])
+    return pd.DataFrame(rows, columns=["name", "zh", "en", "meaning", "family", "source", "window", "missing"])
 
 
 def _cell(text: object) -> str:
@@ -110,9 +124,13 @@ def catalogue_markdown(catalogue: pd.DataFrame) -> str:
         if rows.empty:
             continue
         lines += [f"### {family.name} — {family.zh}", "", f"Needs: {', '.join(family.tables)}.", ""]
-        lines += ["| name | 中文名 | meaning | source | window | missing data |", "|---|---|---|---|---|---|"]
+        lines += [
+            "| name | 中文名 | English | meaning | source | window | missing data |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for row in rows.itertuples(index=False):
-            cells = (f"`{row.name}`", row.zh, row.meaning, row.source, row.window, row.missing)
+            english = "" if row.en == row.meaning else row.en  # shown once when the meaning is the label
+            cells = (f"`{row.name}`", row.zh, english, row.meaning, row.source, row.window, row.missing)
             lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
         lines.append("")
     return "\n".join(lines)

@@ -199,6 +199,17 @@ def self_inspection_catalogue() -> list[FeatureSpec]:
         ),
     ]
     return [
-        FeatureSpec(name, zh, meaning, FAMILY, source, window, missing)
+        FeatureSpec(name, zh, meaning, FAMILY, source, window, missing, en=_SHORT_EN.get(name, ""))
         for name, zh, meaning, source, window, missing in rows
     ]
+
+
+# Short English labels where the meaning is a definition rather than a name.
+_SHORT_EN = {
+    "si_gap_problems_36m": "problems found by verification beyond those self-reported",
+    "si_gap_amount_36m": "amount found by verification beyond the amount refunded (yuan)",
+    "si_contradicted_by_findings_36m": "'no problem' reports contradicted by a later finding",
+    "si_contradicted_36m": "'no problem' reports contradicted",
+    "si_contradicted_share_36m": "share of 'no problem' reports contradicted",
+    "si_days_since_last_report": "days since the last self-inspection report",
+}

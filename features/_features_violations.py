@@ -90,8 +90,8 @@ def violation_features(violations: pd.DataFrame, institutions: pd.Index, queries
 def violation_catalogue() -> list[FeatureSpec]:
     specs: list[FeatureSpec] = []
 
-    def add(name: str, zh: str, meaning: str, window: int | None, missing: str = _MISSING) -> None:
-        specs.append(FeatureSpec(name, zh, meaning, FAMILY, _SOURCE, window_text(window, "found_date"), missing))
+    def add(name: str, zh: str, meaning: str, window: int | None, missing: str = _MISSING, en: str = "") -> None:
+        specs.append(FeatureSpec(name, zh, meaning, FAMILY, _SOURCE, window_text(window, "found_date"), missing, en=en))
 
     for window in WINDOWS:
         label = window_label(window)
@@ -120,6 +120,7 @@ def violation_catalogue() -> list[FeatureSpec]:
         "days from the last violation found to as_of",
         None,
         "missing when no violation was found before as_of or the table is absent",
+        en="days since the last violation",
     )
     for window in (12, 36, None):
         zh = "历史" if window is None else f"近{window}个月"
@@ -128,6 +129,7 @@ def violation_catalogue() -> list[FeatureSpec]:
             f"{zh}最重处理方式等级",
             "heaviest disposition on the ladder, 1 (interview) to 13 (police referral); 0 when none",
             window,
+            en="heaviest disposition (1 interview to 13 police referral)",
         )
     add("viol_repeat_max_36m", "近36个月同类违规最多次数", "largest count of violations of one category", 36)
     add("viol_repeat_categories_36m", "近36个月重复违规类别数", "categories with two or more violations", 36)
@@ -152,6 +154,7 @@ def violation_catalogue() -> list[FeatureSpec]:
             "violations (found_date) + claims (settle_date)",
             "12 months before as_of",
             "missing when the institution had no fund income, or the violations or claims table is absent",
+            en="violation amount / fund income",
         )
     )
     return specs

@@ -154,6 +154,15 @@ BASE_LABELS = {
     ITEM_CLAIMS: ("有明细的结算人次", "claims with claim items"),
     ITEM_STAYS: ("有明细的住院人次", "inpatient stays with claim items"),
 }
+# The base of a rule's share, as an English label says it ("split admissions, share of stays").
+BASE_SHORT_EN = {
+    STAYS: "stays",
+    VISITS: "visits and purchases",
+    DISPENSINGS: "dispensings",
+    CLAIMS: "claims",
+    ITEM_CLAIMS: "itemised claims",
+    ITEM_STAYS: "itemised stays",
+}
 
 
 @dataclass(frozen=True)
@@ -166,6 +175,7 @@ class Rule:
     base: str
     needs: tuple[str, ...] = ("claims",)
     sql: str = ""  # DuckDB dialect; selects claim_id, institution_code, event_month
+    en: str = ""  # a short English name, as ``zh`` is in Chinese
 
 
 _SPLIT = """
@@ -343,6 +353,7 @@ RULES: tuple[Rule, ...] = (
         "cycle",
         STAYS,
         sql=_SPLIT,
+        en="split admissions",
     ),
     Rule(
         "exam_heavy_stay",
@@ -350,6 +361,7 @@ RULES: tuple[Rule, ...] = (
         "inpatient stays whose exam and laboratory fees exceed exam_heavy_share of the bill (phantom-bed signal)",
         STAYS,
         sql=_EXAM_HEAVY,
+        en="exam-heavy stays",
     ),
     Rule(
         "overlap_stay",
@@ -358,6 +370,7 @@ RULES: tuple[Rule, ...] = (
         "institution (phantom-bed signal; same-day transfers do not overlap)",
         STAYS,
         sql=_OVERLAP,
+        en="stays overlapping a stay elsewhere",
     ),
     Rule(
         "elsewhere_during_stay",
@@ -366,6 +379,7 @@ RULES: tuple[Rule, ...] = (
         "outpatient visit or pharmacy purchase at another institution (phantom-bed signal)",
         STAYS,
         sql=_ELSEWHERE,
+        en="stays with claims elsewhere during the stay",
     ),
     Rule(
         "idle_stay",
@@ -374,12 +388,14 @@ RULES: tuple[Rule, ...] = (
         ITEM_STAYS,
         ("claims", "claim_items"),
         sql=_IDLE,
+        en="stays with idle days",
     ),
     Rule(
         "phantom_bed_signal",
         "挂床住院信号",
         "inpatient stays with any phantom-bed signal (exam-heavy, overlapping, settlements elsewhere, idle days)",
         STAYS,
+        en="stays with a phantom-bed signal",
     ),
     Rule(
         "low_standard_stay",
@@ -387,6 +403,7 @@ RULES: tuple[Rule, ...] = (
         "non-emergency stays of at most low_standard_max_days days for a diagnosis an outpatient visit could manage",
         STAYS,
         sql=_LOW_STANDARD,
+        en="low-standard admissions",
     ),
     Rule(
         "long_supply",
@@ -394,6 +411,7 @@ RULES: tuple[Rule, ...] = (
         "non-inpatient claims whose days' supply exceeds 7 days (28 for chronic disease, 3 for emergencies)",
         DISPENSINGS,
         sql=_LONG_SUPPLY,
+        en="prescriptions over the days' supply limit",
     ),
     Rule(
         "supply_ahead",
@@ -403,6 +421,7 @@ RULES: tuple[Rule, ...] = (
         "days elapsed (any institution)",
         DISPENSINGS,
         sql=_SUPPLY_AHEAD,
+        en="cumulative supply running ahead",
     ),
     Rule(
         "deceased_settlement",
@@ -411,6 +430,7 @@ RULES: tuple[Rule, ...] = (
         CLAIMS,
         ("claims", "deaths"),
         sql=_DECEASED,
+        en="settlements after the patient's death",
     ),
     Rule(
         "duplicate_item",
@@ -420,6 +440,7 @@ RULES: tuple[Rule, ...] = (
         ITEM_CLAIMS,
         ("claims", "claim_items"),
         sql=_DUPLICATE_ITEM,
+        en="same-day duplicate items",
     ),
     Rule(
         "trace_reuse",
@@ -428,6 +449,7 @@ RULES: tuple[Rule, ...] = (
         ITEM_CLAIMS,
         ("claims", "claim_items"),
         sql=_TRACE_REUSE,
+        en="reused drug trace codes",
     ),
     Rule(
         "frequent_low_value",
@@ -436,6 +458,7 @@ RULES: tuple[Rule, ...] = (
         "frequent_visits-th such visit of the patient at the institution within frequent_window_days",
         VISITS,
         sql=_FREQUENT_LOW_VALUE,
+        en="frequent low-value visits",
     ),
     Rule(
         "group_visit",
@@ -445,6 +468,7 @@ RULES: tuple[Rule, ...] = (
         "(days with more than group_max_visitors low-value visits excluded)",
         VISITS,
         sql=_GROUP_VISIT,
+        en="group visits (same patients, same days)",
     ),
 )
 RULE_NAMES = tuple(rule.name for rule in RULES)
@@ -1112,15 +1136,30 @@ class _Ratio:
     denominator: str
     scale: float  # numerator units → feature units (cents → yuan)
     peer: PeerScale
+    en: str = ""  # short English label
     trend: bool = True
 
 
 _RATIOS = (
     _Ratio(
-        "fund_per_visit", "次均统筹基金支付", "fund paid per claim (yuan)", "fund_cents", "claims", 0.01, _MONEY_FLOOR
+        "fund_per_visit",
+        "次均统筹基金支付",
+        "fund paid per claim (yuan)",
+        "fund_cents",
+        "claims",
+        0.01,
+        _MONEY_FLOOR,
+        "fund paid per claim",
     ),
     _Ratio(
-        "cost_per_visit", "次均医疗总费用", "total cost per claim (yuan)", "total_cents", "claims", 0.01, _MONEY_FLOOR
+        "cost_per_visit",
+        "次均医疗总费用",
+        "total cost per claim (yuan)",
+        "total_cents",
+        "claims",
+        0.01,
+        _MONEY_FLOOR,
+        "total cost per claim",
     ),
     _Ratio(
         "drug_share",
@@ -1130,6 +1169,7 @@ _RATIOS = (
         "drug_known_total_cents",
         1.0,
         _SHARE_FLOOR,
+        "drug share of costs",
     ),
     _Ratio(
         "exam_share",
@@ -1139,6 +1179,7 @@ _RATIOS = (
         "exam_known_total_cents",
         1.0,
         _SHARE_FLOOR,
+        "exam and laboratory share of costs",
     ),
     _Ratio(
         "inpatient_share",
@@ -1148,6 +1189,7 @@ _RATIOS = (
         "claims",
         1.0,
         _SHARE_FLOOR,
+        "inpatient stays as a share of claims",
     ),
 )
 
@@ -1217,6 +1259,7 @@ def claim_catalogue() -> list[FeatureSpec]:
                 _WINDOW_TEXT,
                 _MISSING_RATE,
                 peer=ratio.peer,
+                en=ratio.en,
             )
         )
     add(
@@ -1229,6 +1272,7 @@ def claim_catalogue() -> list[FeatureSpec]:
             "24 closed months before the month of as_of",
             "missing when the earlier 12 months have no claims",
             peer=_GROWTH_FLOOR,
+            en="growth in claims on the 12 months before",
         )
     )
     add(
@@ -1241,6 +1285,7 @@ def claim_catalogue() -> list[FeatureSpec]:
             "24 closed months before the month of as_of",
             "missing when the earlier 12 months have no fund paid",
             peer=_GROWTH_FLOOR,
+            en="growth in fund paid on the 12 months before",
         )
     )
     for rule in RULES:
@@ -1257,6 +1302,7 @@ def claim_catalogue() -> list[FeatureSpec]:
                 source,
                 _WINDOW_TEXT,
                 _MISSING_COUNT,
+                en=f"{rule.en} (count)",
             )
         )
         add(
@@ -1269,6 +1315,7 @@ def claim_catalogue() -> list[FeatureSpec]:
                 _WINDOW_TEXT,
                 _MISSING_RATE,
                 peer=_RATE_FLOOR,
+                en=f"{rule.en}, share of {BASE_SHORT_EN[rule.base]}",
             )
         )
     add(
@@ -1280,6 +1327,7 @@ def claim_catalogue() -> list[FeatureSpec]:
             src,
             _TREND_TEXT,
             _MISSING_TREND,
+            en="monthly trend in claims",
         )
     )
     for ratio in _RATIOS:
@@ -1292,6 +1340,7 @@ def claim_catalogue() -> list[FeatureSpec]:
                 src,
                 _TREND_TEXT,
                 _MISSING_TREND,
+                en=f"monthly trend in {ratio.en}",
             )
         )
     for rule in RULES:
@@ -1305,6 +1354,7 @@ def claim_catalogue() -> list[FeatureSpec]:
                 source,
                 _TREND_TEXT,
                 _MISSING_TREND,
+                en=f"monthly trend in {rule.en} as a share of {BASE_SHORT_EN[rule.base]}",
             )
         )
     return specs

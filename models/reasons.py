@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features._features_catalogue import PEER_EN_SUFFIX, PEER_ZH_SUFFIX
+
 __all__ = ["CatalogueEntry", "catalogue_entries", "reason_sentences", "top_reasons"]
 
 
@@ -100,8 +102,10 @@ def _guess_unit(name: str) -> str:
     lowered = name.lower()
     if lowered.endswith("_pz"):
         return "z"
-    if "trend" in lowered:
-        return ""
+    if lowered.endswith("_trend"):  # slopes of monthly values (features.claim_features)
+        if "per_visit" in lowered:
+            return "yuan/month"
+        return "relative/month" if lowered == "clm_claims_trend" else "share/month"
     if any(part in lowered for part in ("share", "rate", "ratio", "_to_")):
         return "share"
     if any(part in lowered for part in ("amount", "yuan", "fund", "cost", "refund")):
@@ -129,6 +133,13 @@ def _format(value: Any, unit: str, language: str) -> str:
         return f"{number:.0f} 天" if language == "zh" else f"{number:.0f} days"
     if unit == "z":
         return f"{number:+.1f} 个标准差（同类机构）" if language == "zh" else f"{number:+.1f} SD from peers"
+    if unit == "share/month":
+        points = number * 100
+        return f"每月 {points:+.2f} 个百分点" if language == "zh" else f"{points:+.2f} percentage points a month"
+    if unit == "relative/month":
+        return f"每月 {number:+.1%}" if language == "zh" else f"{number:+.1%} a month"
+    if unit == "yuan/month":
+        return f"每月 {number:+,.0f} 元" if language == "zh" else f"{number:+,.0f} yuan a month"
     if unit in ("flag", "bool", "boolean"):
         return ("是" if number else "否") if language == "zh" else ("yes" if number else "no")
     if unit in ("count", "int", "次", "个") or number.is_integer():
@@ -137,12 +148,27 @@ def _format(value: Any, unit: str, language: str) -> str:
 
 
 def reason_sentences(entry: CatalogueEntry, value: Any, typical: Any, contribution: float) -> tuple[str, str]:
-    """One reason in Chinese and in English: the feature, its value, the typical value and the direction."""
-    value_zh, value_en = _format(value, entry.unit, "zh"), _format(value, entry.unit, "en")
+    """One reason in Chinese and in English: the feature, its value, the typical value and the direction.
+
+    A peer z-score is told as how far above (or below) its peer group the institution stands, the
+    feature named as its base feature is (a typical z-score is 0 by construction, so it is not shown).
+    """
     raises = contribution > 0
     effect_zh = "推高了违规风险" if raises else "降低了违规风险"
     effect_en = "raises the risk of a violation" if raises else "lowers the risk of a violation"
     label_en = entry.label_en[:1].upper() + entry.label_en[1:]
+    if re.search(r", (last \d+ months|all history)$", label_en):  # "…, last 12 months, is …"
+        label_en += ","
+    if entry.unit == "z" and _is_number(value):
+        z = float(value)
+        base_zh = entry.label_zh.replace(PEER_ZH_SUFFIX, "")
+        base_en = label_en.replace(PEER_EN_SUFFIX, "")
+        side_zh, side_en = ("高于", "above") if z >= 0 else ("低于", "below")
+        return (
+            f"「{base_zh}」{side_zh}同类机构 {abs(z):.1f} 个标准差，{effect_zh}。",
+            f"{base_en} is {abs(z):.1f} SD {side_en} its peers, which {effect_en}.",
+        )
+    value_zh, value_en = _format(value, entry.unit, "zh"), _format(value, entry.unit, "en")
     if typical is None or (isinstance(typical, float) and math.isnan(typical)):
         return (f"「{entry.label_zh}」为 {value_zh}，{effect_zh}。", f"{label_en} is {value_en}, which {effect_en}.")
     typical_zh, typical_en = _format(typical, entry.unit, "zh"), _format(typical, entry.unit, "en")
@@ -150,6 +176,15 @@ def reason_sentences(entry: CatalogueEntry, value: Any, typical: Any, contributi
         f"「{entry.label_zh}」为 {value_zh}（一般机构为 {typical_zh}），{effect_zh}。",
         f"{label_en} is {value_en} (typical: {typical_en}), which {effect_en}.",
     )
+
+
+def _is_number(value: Any) -> bool:
+    if value is None or value is pd.NA or isinstance(value, str | bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def top_reasons(

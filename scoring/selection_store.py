@@ -792,7 +792,7 @@ def default_targeting_rules() -> TargetingRules:
 
     catalogue = feature_catalogue().set_index("name")
     labels = {
-        name: {"zh": str(catalogue.at[name, "zh"]), "en": str(catalogue.at[name, "meaning"])}
+        name: {"zh": str(catalogue.at[name, "zh"]), "en": str(catalogue.at[name, "en"])}
         for name in SMART_AUDIT_SIGNALS
         if name in catalogue.index
     }

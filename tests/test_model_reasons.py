@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.build import feature_catalogue
 from models.dataset import infer_spec
 from models.reasons import CatalogueEntry, catalogue_entries, reason_sentences, top_reasons
 from models.synthetic import synthetic_panel
@@ -93,3 +94,32 @@ def test_top_reasons_keeps_only_contributions_of_the_requested_sign():
     assert list(lowers["feature"]) == ["b", "b"]
     with pytest.raises(ValueError, match="direction must be one of"):
         top_reasons(contributions, values, direction="up")
+
+
+def test_peer_z_scores_are_told_as_distance_from_peers_under_the_base_features_name():
+    entries = catalogue_entries(feature_catalogue())
+    entry = entries["clm_long_supply_rate_12m_pz"]
+    zh, en = reason_sentences(entry, 4.7, 0.0, 0.3)
+    assert zh == "「近12个月单次超量开药占比」高于同类机构 4.7 个标准差，推高了违规风险。"
+    assert en == (
+        "Prescriptions over the days' supply limit, share of dispensings, last 12 months, is 4.7 SD above its "
+        "peers, which raises the risk of a violation."
+    )
+    zh, en = reason_sentences(entry, -1.25, 0.0, -0.1)
+    assert "低于同类机构 1.2 个标准差，降低了违规风险" in zh and "1.2 SD below its peers, which lowers" in en
+
+
+def test_monthly_trends_are_told_in_percentage_points_a_month():
+    entry = catalogue_entries(feature_catalogue())["clm_exam_heavy_stay_rate_trend"]
+    zh, en = reason_sentences(entry, -0.00319, 0.0, 0.2)
+    assert "每月 -0.32 个百分点" in zh
+    assert en.startswith("Monthly trend in exam-heavy stays as a share of stays is -0.32 percentage points a month")
+
+
+def test_every_catalogue_feature_has_a_short_english_label_without_parameter_names():
+    catalogue = feature_catalogue()
+    assert catalogue["en"].str.len().gt(0).all()
+    parameters = ("group_min", "readmit_days", "supply_lookback", "exam_heavy_share", "low_value_yuan", "_")
+    labels = catalogue.loc[catalogue["name"].str.startswith("clm_"), "en"]
+    assert not labels.str.contains("|".join(parameters), regex=True).any(), labels[labels.str.contains("_")]
+    assert labels.str.len().max() <= 100
