@@ -20,7 +20,7 @@ import pandas as pd
 
 from features._features_catalogue import PEER_EN_SUFFIX, PEER_ZH_SUFFIX
 
-__all__ = ["CatalogueEntry", "catalogue_entries", "reason_sentences", "top_reasons"]
+__all__ = ["CatalogueEntry", "catalogue_entries", "combined_sentences", "reason_sentences", "top_reasons"]
 
 
 @dataclass(frozen=True)
@@ -178,6 +178,21 @@ def reason_sentences(entry: CatalogueEntry, value: Any, typical: Any, contributi
     )
 
 
+def combined_sentences(entry: CatalogueEntry, value: Any, typical: Any, z: Any, contribution: float) -> tuple[str, str]:
+    """One reason for a feature and its peer z-score together: the value, the typical value and the
+    distance from the peer group, in one sentence (they say one thing; two reasons would waste a slot)."""
+    zh, en = reason_sentences(entry, value, typical, contribution)
+    if not _is_number(z) or not _is_number(value):
+        return zh, en
+    distance = float(z)
+    side_zh, side_en = ("高于", "above") if distance >= 0 else ("低于", "below")
+    effect_zh = "，推高了违规风险。" if contribution > 0 else "，降低了违规风险。"
+    effect_en = ", which raises" if contribution > 0 else ", which lowers"
+    zh = zh.replace(effect_zh, f"，{side_zh}同类机构 {abs(distance):.1f} 个标准差{effect_zh}", 1)
+    en = en.replace(effect_en, f", {abs(distance):.1f} SD {side_en} its peers{effect_en}", 1)
+    return zh, en
+
+
 def _is_number(value: Any) -> bool:
     if value is None or value is pd.NA or isinstance(value, str | bool):
         return False
@@ -202,7 +217,8 @@ def top_reasons(
     ``contributions`` and ``values`` are indexed alike, one column per feature (columns starting with
     ``_`` are ignored); ``keys`` (same index) supplies identifying columns copied to each reason.
     Returns one row per reason: keys, ``rank``, ``feature``, ``value``, ``contribution``,
-    ``reason_zh``, ``reason_en``. Only contributions of the requested sign count.
+    ``reason_zh``, ``reason_en``. Only contributions of the requested sign count. A feature and its
+    peer z-score ``<feature>_pz`` make one reason (named by the feature, their contributions summed).
     """
     if direction not in ("raises", "lowers"):
         raise ValueError(f"direction must be one of ['raises', 'lowers']; got {direction!r}")
@@ -211,18 +227,32 @@ def top_reasons(
     features = [c for c in contributions.columns if not c.startswith("_")]
     entries = catalogue_entries(catalogue)
     typical = typical or {}
-    signed = contributions[features].to_numpy(dtype="float64") * (1 if direction == "raises" else -1)
+    # A feature and its peer z-score (``<name>_pz``) are one reason: their contributions add up.
+    groups: dict[str, list[int]] = {}
+    for position, name in enumerate(features):
+        base = name[:-3] if name.endswith("_pz") and name[:-3] in features else name
+        groups.setdefault(base, []).append(position)
+    names = list(groups)
+    membership = np.zeros((len(features), len(names)))
+    for column, members in enumerate(groups.values()):
+        membership[members, column] = 1.0
+    raw = contributions[features].to_numpy(dtype="float64") @ membership
+    signed = raw * (1 if direction == "raises" else -1)
     order = np.argsort(-signed, axis=1, kind="stable")[:, :top]
     rows = []
     for position, index in enumerate(contributions.index):
         for rank, column in enumerate(order[position], start=1):
             if signed[position, column] <= 0:
                 break
-            name = features[column]
+            name = names[column]
             value = values.at[index, name]
-            contribution = float(contributions.at[index, name])
+            contribution = float(raw[position, column])
             entry = entries.get(name) or CatalogueEntry.fallback(name)
-            zh, en = reason_sentences(entry, value, typical.get(name), contribution)
+            if len(groups[name]) > 1:
+                z = values.at[index, f"{name}_pz"]
+                zh, en = combined_sentences(entry, value, typical.get(name), z, contribution)
+            else:
+                zh, en = reason_sentences(entry, value, typical.get(name), contribution)
             row = {} if keys is None else keys.loc[index].to_dict()
             row.update(rank=rank, feature=name, value=value, contribution=contribution, reason_zh=zh, reason_en=en)
             rows.append(row)

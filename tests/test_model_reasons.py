@@ -123,3 +123,23 @@ def test_every_catalogue_feature_has_a_short_english_label_without_parameter_nam
     labels = catalogue.loc[catalogue["name"].str.startswith("clm_"), "en"]
     assert not labels.str.contains("|".join(parameters), regex=True).any(), labels[labels.str.contains("_")]
     assert labels.str.len().max() <= 100
+
+
+def test_a_feature_and_its_peer_z_score_make_one_reason_with_their_contributions_summed():
+    name = "clm_low_standard_stay_rate_12m"
+    contributions = pd.DataFrame({name: [0.2], f"{name}_pz": [0.3], "viol_days_since_last": [0.4]})
+    values = pd.DataFrame({name: [0.174], f"{name}_pz": [3.6], "viol_days_since_last": [28.0]})
+    reasons = top_reasons(contributions, values, catalogue=feature_catalogue(), typical={name: 0.047}, top=3)
+    assert list(reasons["feature"]) == [name, "viol_days_since_last"]
+    assert reasons["contribution"].iloc[0] == pytest.approx(0.5)
+    first = reasons.iloc[0]
+    assert first["reason_zh"] == (
+        "「近12个月低标准入院占比」为 17.4%（一般机构为 4.7%），高于同类机构 3.6 个标准差，推高了违规风险。"
+    )
+    assert first["reason_en"] == (
+        "Low-standard admissions, share of stays, last 12 months, is 17.4% (typical: 4.7%), 3.6 SD above its "
+        "peers, which raises the risk of a violation."
+    )
+    # a z-score whose feature is not among the inputs stays a reason of its own
+    alone = top_reasons(contributions[[f"{name}_pz"]], values[[f"{name}_pz"]], catalogue=feature_catalogue())
+    assert list(alone["feature"]) == [f"{name}_pz"] and "高于同类机构 3.6 个标准差" in alone["reason_zh"].iloc[0]
