@@ -20,7 +20,7 @@ import pandas as pd
 
 from features._features_catalogue import PEER_EN_SUFFIX, PEER_ZH_SUFFIX
 
-__all__ = ["CatalogueEntry", "catalogue_entries", "combined_sentences", "reason_sentences", "top_reasons"]
+__all__ = ["CatalogueEntry", "catalogue_entries", "reason_sentences", "top_reasons"]
 
 
 @dataclass(frozen=True)
@@ -147,11 +147,15 @@ def _format(value: Any, unit: str, language: str) -> str:
     return f"{number:.3g}"
 
 
-def reason_sentences(entry: CatalogueEntry, value: Any, typical: Any, contribution: float) -> tuple[str, str]:
+def reason_sentences(
+    entry: CatalogueEntry, value: Any, typical: Any, contribution: float, *, peer_z: Any = None
+) -> tuple[str, str]:
     """One reason in Chinese and in English: the feature, its value, the typical value and the direction.
 
     A peer z-score is told as how far above (or below) its peer group the institution stands, the
     feature named as its base feature is (a typical z-score is 0 by construction, so it is not shown).
+    ``peer_z``, the feature's own peer z-score, adds that distance to the sentence: a feature and its
+    z-score say one thing, and make one reason.
     """
     raises = contribution > 0
     effect_zh = "推高了违规风险" if raises else "降低了违规风险"
@@ -160,37 +164,27 @@ def reason_sentences(entry: CatalogueEntry, value: Any, typical: Any, contributi
     if re.search(r", (last \d+ months|all history)$", label_en):  # "…, last 12 months, is …"
         label_en += ","
     if entry.unit == "z" and _is_number(value):
-        z = float(value)
+        distance_zh, distance_en = _peer_distance(float(value))
         base_zh = entry.label_zh.replace(PEER_ZH_SUFFIX, "")
         base_en = label_en.replace(PEER_EN_SUFFIX, "")
-        side_zh, side_en = ("高于", "above") if z >= 0 else ("低于", "below")
-        return (
-            f"「{base_zh}」{side_zh}同类机构 {abs(z):.1f} 个标准差，{effect_zh}。",
-            f"{base_en} is {abs(z):.1f} SD {side_en} its peers, which {effect_en}.",
-        )
-    value_zh, value_en = _format(value, entry.unit, "zh"), _format(value, entry.unit, "en")
-    if typical is None or (isinstance(typical, float) and math.isnan(typical)):
-        return (f"「{entry.label_zh}」为 {value_zh}，{effect_zh}。", f"{label_en} is {value_en}, which {effect_en}.")
-    typical_zh, typical_en = _format(typical, entry.unit, "zh"), _format(typical, entry.unit, "en")
-    return (
-        f"「{entry.label_zh}」为 {value_zh}（一般机构为 {typical_zh}），{effect_zh}。",
-        f"{label_en} is {value_en} (typical: {typical_en}), which {effect_en}.",
-    )
+        return f"「{base_zh}」{distance_zh}，{effect_zh}。", f"{base_en} is {distance_en}, which {effect_en}."
+    text_zh = f"「{entry.label_zh}」为 {_format(value, entry.unit, 'zh')}"
+    text_en = f"{label_en} is {_format(value, entry.unit, 'en')}"
+    if not (typical is None or (isinstance(typical, float) and math.isnan(typical))):
+        text_zh += f"（一般机构为 {_format(typical, entry.unit, 'zh')}）"
+        text_en += f" (typical: {_format(typical, entry.unit, 'en')})"
+    if _is_number(peer_z) and _is_number(value):
+        distance_zh, distance_en = _peer_distance(float(peer_z))
+        text_zh += f"，{distance_zh}"
+        text_en += f", {distance_en}"
+    return f"{text_zh}，{effect_zh}。", f"{text_en}, which {effect_en}."
 
 
-def combined_sentences(entry: CatalogueEntry, value: Any, typical: Any, z: Any, contribution: float) -> tuple[str, str]:
-    """One reason for a feature and its peer z-score together: the value, the typical value and the
-    distance from the peer group, in one sentence (they say one thing; two reasons would waste a slot)."""
-    zh, en = reason_sentences(entry, value, typical, contribution)
-    if not _is_number(z) or not _is_number(value):
-        return zh, en
-    distance = float(z)
-    side_zh, side_en = ("高于", "above") if distance >= 0 else ("低于", "below")
-    effect_zh = "，推高了违规风险。" if contribution > 0 else "，降低了违规风险。"
-    effect_en = ", which raises" if contribution > 0 else ", which lowers"
-    zh = zh.replace(effect_zh, f"，{side_zh}同类机构 {abs(distance):.1f} 个标准差{effect_zh}", 1)
-    en = en.replace(effect_en, f", {abs(distance):.1f} SD {side_en} its peers{effect_en}", 1)
-    return zh, en
+def _peer_distance(z: float) -> tuple[str, str]:
+    """How far from its peer group, in robust standard deviations, in Chinese and in English."""
+    if z >= 0:
+        return f"高于同类机构 {z:.1f} 个标准差", f"{z:.1f} SD above its peers"
+    return f"低于同类机构 {-z:.1f} 个标准差", f"{-z:.1f} SD below its peers"
 
 
 def _is_number(value: Any) -> bool:
@@ -248,11 +242,8 @@ def top_reasons(
             value = values.at[index, name]
             contribution = float(raw[position, column])
             entry = entries.get(name) or CatalogueEntry.fallback(name)
-            if len(groups[name]) > 1:
-                z = values.at[index, f"{name}_pz"]
-                zh, en = combined_sentences(entry, value, typical.get(name), z, contribution)
-            else:
-                zh, en = reason_sentences(entry, value, typical.get(name), contribution)
+            peer_z = values.at[index, f"{name}_pz"] if len(groups[name]) > 1 else None
+            zh, en = reason_sentences(entry, value, typical.get(name), contribution, peer_z=peer_z)
             row = {} if keys is None else keys.loc[index].to_dict()
             row.update(rank=rank, feature=name, value=value, contribution=contribution, reason_zh=zh, reason_en=en)
             rows.append(row)
