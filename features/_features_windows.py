@@ -50,6 +50,12 @@ def month_start(month: int) -> pd.Timestamp:
     return pd.Timestamp(year=month // 12, month=month % 12 + 1, day=1)
 
 
+def month_starts(months: np.ndarray | pd.Series) -> np.ndarray:
+    """The first day of each month number, as datetime64[ns] (vectorised :func:`month_start`)."""
+    numbers = np.asarray(months, dtype=np.int64) - 1970 * 12
+    return numbers.astype("datetime64[M]").astype("datetime64[ns]")
+
+
 def months_before(dates: pd.DatetimeIndex, months: int) -> pd.DatetimeIndex:
     """``dates`` moved back by whole calendar months (the 31st falls back to the month's last day)."""
     return pd.DatetimeIndex(dates) - pd.DateOffset(months=months)

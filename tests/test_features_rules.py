@@ -113,6 +113,26 @@ def test_pair_rule_is_known_when_the_later_claim_settles():
     assert split["claim_id"] == "A2" and split["known_from"] == pd.Timestamp("2024-06-01")
 
 
+def test_leads_are_sorted_and_known_from_the_month_after_their_event():
+    rows = [
+        stay("A1", "p1", "2024-11-25", "2024-11-28"),
+        stay("A2", "p1", "2024-12-02", "2024-12-05"),  # split admission, settled in December
+        claim("B2", "p2", "2024-03-01", supply=40),  # over the limit, settled in March
+        claim("B1", "p3", "2024-01-31", supply=40),
+    ]
+    flags = flag_claims(ClaimSource(frame(rows)), MONTHS)
+    assert list(zip(flags["rule"], flags["claim_id"])) == [
+        ("long_supply", "B1"),
+        ("long_supply", "B2"),
+        ("split_admission", "A2"),
+    ]
+    assert list(flags["known_from"]) == [
+        pd.Timestamp("2024-02-01"),
+        pd.Timestamp("2024-04-01"),
+        pd.Timestamp("2025-01-01"),
+    ]
+
+
 def test_partners_beyond_the_context_window_are_not_looked_at():
     rows = [
         stay("A1", "p1", "2024-02-25", "2024-03-01", settle="2024-03-01"),
