@@ -174,16 +174,8 @@ class Rule:
     meaning: str
     base: str
     needs: tuple[str, ...] = ("claims",)
-    sql: str = ""  # DuckDB dialect; selects claim_key, inst_key, event_month
+    sql: str = ""  # DuckDB dialect; selects claim_id, institution_code, event_month
     en: str = ""  # a short English name, as ``zh`` is in Chinese
-    row: str = ""  # or a condition on one claim's own columns (of _mc_base): it flags in its settlement month
-
-    @property
-    def query(self) -> str:
-        """The flagged claims: ``sql``, or the claims meeting ``row``."""
-        if self.row:
-            return f"SELECT claim_key, inst_key, settle_month AS event_month FROM _mc_base WHERE {self.row}"
-        return self.sql
 
 
 _SPLIT = """
@@ -248,15 +240,17 @@ WHERE coalesce(t.longest_gap, 0) >= {idle_min_days}
    OR s.discharge_day - t.last_day - 1 >= {idle_min_days}
 """
 
-# Rules on one claim's own columns (``Rule.row``): the monthly aggregates count them in the same pass
-# as the claims themselves.
 _LOW_STANDARD = """
-is_stay AND NOT is_emergency AND discharge_day - admit_day <= {low_standard_max_days}
-  AND coalesce(dx_group IN ({manageable_groups}), FALSE)
+SELECT claim_key, inst_key, settle_month AS event_month
+FROM _mc_stays
+WHERE NOT is_emergency AND discharge_day - admit_day <= {low_standard_max_days}
+  AND is_manageable
 """
 
 _LONG_SUPPLY = """
-NOT is_stay AND days_supply > CASE
+SELECT claim_key, inst_key, settle_month AS event_month
+FROM _mc_base
+WHERE NOT is_stay AND days_supply > CASE
     WHEN is_emergency THEN {emergency_supply_limit_days}
     WHEN is_chronic THEN {chronic_supply_limit_days}
     ELSE {supply_limit_days}
@@ -408,7 +402,7 @@ RULES: tuple[Rule, ...] = (
         "低标准入院",
         "non-emergency stays of at most low_standard_max_days days for a diagnosis an outpatient visit could manage",
         STAYS,
-        row=_LOW_STANDARD,
+        sql=_LOW_STANDARD,
         en="low-standard admissions",
     ),
     Rule(
@@ -416,7 +410,7 @@ RULES: tuple[Rule, ...] = (
         "单次超量开药",
         "non-inpatient claims whose days' supply exceeds 7 days (28 for chronic disease, 3 for emergencies)",
         DISPENSINGS,
-        row=_LONG_SUPPLY,
+        sql=_LONG_SUPPLY,
         en="prescriptions over the days' supply limit",
     ),
     Rule(
@@ -540,7 +534,8 @@ FROM (
 _STAYS = """
 SELECT claim_key, inst_key, patient_key, dx_group, admit_day, discharge_day, settle_day,
   settle_month, is_emergency, total_cents, exam_cents,
-  coalesce({planned_cycle}, FALSE) AS is_planned_cycle
+  coalesce({planned_cycle}, FALSE) AS is_planned_cycle,
+  coalesce(dx_group IN ({manageable_groups}), FALSE) AS is_manageable
 FROM _mc_base
 WHERE is_stay
 """
@@ -666,25 +661,15 @@ JOIN _mc_institutions AS d ON d.inst_key = coalesce(c.inst_key, f.inst_key)
 """
 
 
-def _monthly_sql(
-    rule_names: Sequence[str], row_rules: Mapping[str, str], items: bool, start_month: int, end_month: int
-) -> str:
-    """The result step: claim counts and one flag count per rule, by institution and month.
-
-    ``rule_names`` are counted from ``_mc_flags`` by event month; ``row_rules`` (name → condition on
-    one claim) are counted with the claims, by settlement month, which is their event month.
-    """
+def _monthly_sql(rule_names: Sequence[str], items: bool, start_month: int, end_month: int) -> str:
+    """The result step: claim counts and one flag count per rule, by institution and month."""
     flagged = [*rule_names, "phantom_bed_signal"]
-    counted = "".join(
-        f",\n    CAST(sum(CASE WHEN {condition} THEN 1 ELSE 0 END) AS BIGINT) AS {name}"
-        for name, condition in row_rules.items()
-    )
     return _MONTHLY.format(
         columns=", ".join(
-            [f"coalesce(c.{name}, 0) AS {name}" for name in [*MONTHLY_COLUMNS, *row_rules]]
+            [f"coalesce(c.{name}, 0) AS {name}" for name in MONTHLY_COLUMNS]
             + [f"coalesce(f.{name}, 0) AS {name}" for name in flagged]
         ),
-        claim_counts=_CLAIM_COUNTS.format(item_counts=(_ITEM_COUNTS if items else _NO_ITEM_COUNTS) + counted),
+        claim_counts=_CLAIM_COUNTS.format(item_counts=_ITEM_COUNTS if items else _NO_ITEM_COUNTS),
         item_join=_ITEM_JOIN if items else "",
         flag_counts=", ".join(
             f"CAST(sum(flagged) FILTER (WHERE rule = '{name}') AS BIGINT) AS {name}" for name in flagged
@@ -744,7 +729,7 @@ class MonthRange:
 
 def active_rules(available: set[str]) -> list[Rule]:
     """The rules whose tables are available (``phantom_bed_signal`` is assembled from the others)."""
-    return [rule for rule in RULES if rule.query and set(rule.needs) <= available]
+    return [rule for rule in RULES if rule.sql and set(rule.needs) <= available]
 
 
 def claim_sql_plan(
@@ -787,29 +772,21 @@ def claim_sql_plan(
         steps.append(SqlStep("_mc_items", _ITEMS))
     # One row per flagged claim (``flagged`` = 1). Without claim keys (see _CLAIMS) only the phantom-bed
     # signals keep theirs (a stay is counted once whatever the number of signals); the other rules
-    # are counted by institution and month at once, and their windows need not carry keys. For the
-    # monthly aggregates, the rules on one claim's own columns are counted with the claims instead.
-    rules_here = active_rules(available)
-    row_rules = {
-        rule.name: rule.row.format(**params).strip()
-        for rule in rules_here
-        if rule.row and rule.name not in PHANTOM_SIGNALS and not flagged_claims
-    }
+    # are counted by institution and month at once, and their windows need not carry keys.
     flags = tuple(
         f"SELECT claim_key, inst_key, '{rule.name}' AS rule, event_month, CAST(1 AS BIGINT) AS flagged "
-        f"FROM ({rule.query.format(**params)}) AS r"
+        f"FROM ({rule.sql.format(**params)}) AS r"
         if keyed or rule.name in PHANTOM_SIGNALS
         else f"SELECT CAST(NULL AS BIGINT) AS claim_key, inst_key, '{rule.name}' AS rule, event_month, "
-        f"count(*) AS flagged FROM ({rule.query.format(**params)}) AS r GROUP BY inst_key, event_month"
-        for rule in rules_here
-        if rule.name not in row_rules
+        f"count(*) AS flagged FROM ({rule.sql.format(**params)}) AS r GROUP BY inst_key, event_month"
+        for rule in active_rules(available)
     )
     steps.append(SqlStep("_mc_flags", "\nUNION ALL\n".join(flags), parts=flags))
     if flagged_claims:
         steps.append(SqlStep("flagged_claims", _FLAGGED_CLAIMS.format(**bounds), "result"))
         return steps
-    rule_names = [rule.name for rule in rules_here if rule.name not in row_rules]
-    monthly = _monthly_sql(rule_names, row_rules, "claim_items" in available, months.start_month, months.end_month)
+    rule_names = [rule.name for rule in active_rules(available)]
+    monthly = _monthly_sql(rule_names, "claim_items" in available, months.start_month, months.end_month)
     steps.append(SqlStep("monthly", monthly, "result"))
     return steps
 
