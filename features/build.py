@@ -447,14 +447,16 @@ def claim_leads(
     engine_kind: str = "duckdb",
     rules: cf.ClaimRules | None = None,
     spark: object = None,
+    duckdb_config: Mapping[str, object] | None = None,
 ) -> pd.DataFrame:
     """The flagged claims behind the claim features as of ``as_of`` (the 12 closed months before its month).
 
-    One row per (claim, rule): claim_id, institution_code, rule, event_month, known_from. These are
-    leads, not verdicts (domain.md §5: a few percent of smart-audit hits are confirmed violations).
+    One row per (claim, rule), sorted by rule and claim: claim_id, institution_code, rule, event_month,
+    known_from. These are leads, not verdicts (domain.md §5: a few percent of smart-audit hits are
+    confirmed violations).
     """
     stamp = as_of_timestamp(as_of)
-    inputs = _load_inputs(engine, tables, claims, claim_items, None)
+    inputs = _load_inputs(engine, tables, claims, claim_items, duckdb_config)
     month = int(month_numbers(pd.DatetimeIndex([stamp]))[0])
     window = cf.MonthRange(month - cf.WINDOW_MONTHS, month)
     return cf.flag_claims(inputs.claims, window, rules, engine_kind=engine_kind, spark=spark)

@@ -52,6 +52,42 @@ def test_build_command_rejects_bad_options(sqlite_store, tmp_path, monkeypatch):
     assert bad_date.exit_code == 2 and "as_of must be a date" in bad_date.output
 
 
+def test_leads_command_lists_the_flagged_claims(sqlite_store, tmp_path, monkeypatch):
+    import_paths([write_tables(tmp_path / "in")], engine=sqlite_store)
+    monkeypatch.setenv("MEDCREDIT_DATABASE_URL", sqlite_store.url.render_as_string(hide_password=False))
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["features", "leads", "--as-of", "2024-06-01"])
+    assert shown.exit_code == 0, shown.output
+    assert "线索 leads: 1 条 claims, 1 家机构 institutions" in shown.output
+    assert "单次超量开药 prescriptions over the days' supply limit (long_supply): 1" in shown.output
+    assert "C3" in shown.output and "2024-02" in shown.output and "2024-03-01" in shown.output
+    out = tmp_path / "leads.csv"
+    written = runner.invoke(
+        cli, ["features", "leads", "--as-of", "2024-06-01", "--institution", "P44150200003", "--out", str(out)]
+    )
+    assert written.exit_code == 0, written.output
+    leads = pd.read_csv(out, encoding="utf-8-sig")
+    assert leads[["claim_id", "institution_code", "rule", "rule_zh", "event_month", "known_from"]].values.tolist() == [
+        ["C3", "P44150200003", "long_supply", "单次超量开药", "2024-02", "2024-03-01"]
+    ]
+    other = runner.invoke(cli, ["features", "leads", "--as-of", "2024-06-01", "--rule", "split_admission"])
+    assert other.exit_code == 0 and "线索 leads: 0 条 claims" in other.output
+
+
+def test_leads_command_names_what_is_wrong(sqlite_store, tmp_path, monkeypatch):
+    import_paths([write_tables(tmp_path / "in")], engine=sqlite_store)
+    monkeypatch.setenv("MEDCREDIT_DATABASE_URL", sqlite_store.url.render_as_string(hide_password=False))
+    runner = CliRunner()
+    unknown = runner.invoke(cli, ["features", "leads", "--as-of", "2024-06-01", "--institution", "H00000000000"])
+    assert unknown.exit_code == 2 and "not in the institutions table: H00000000000" in unknown.output
+    bad_rule = runner.invoke(cli, ["features", "leads", "--as-of", "2024-06-01", "--rule", "nonsense"])
+    assert bad_rule.exit_code == 2 and "'nonsense' is not one of" in bad_rule.output
+    bad_date = runner.invoke(cli, ["features", "leads", "--as-of", "someday"])
+    assert bad_date.exit_code == 2 and "as_of must be a date" in bad_date.output
+    bad_out = runner.invoke(cli, ["features", "leads", "--as-of", "2024-06-01", "--out", str(tmp_path / "x.json")])
+    assert bad_out.exit_code == 2 and "--out" in bad_out.output
+
+
 def test_catalogue_command_and_docs_agree_with_the_code():
     result = CliRunner().invoke(cli, ["features", "catalogue"])
     assert result.exit_code == 0

@@ -1,4 +1,4 @@
-"""Feature commands: build point-in-time features, show the catalogue."""
+"""Feature commands: build point-in-time features, list the claims behind them, show the catalogue."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from pathlib import Path
 import click
 
 from features import open_store
-from features.build import build_features, catalogue_as_markdown, feature_catalogue
-from features.claim_features import ClaimRules
+from features.build import build_features, catalogue_as_markdown, claim_leads, feature_catalogue
+from features.claim_features import RULE_NAMES, RULES, ClaimRules
+from features.storage import load_table
 
-from ..terminal import progress_bar
+from ..terminal import console, progress_bar
 
 _OUTPUT_FORMATS = (".parquet", ".csv")
 
@@ -85,6 +86,96 @@ def build_command(
     if out is not None:
         _write(frame, out)
         click.echo(f"已写入 written: {out}")
+
+
+def _month_label(month: int) -> str:
+    return f"{month // 12}-{month % 12 + 1:02d}"
+
+
+def _lead_table(leads):
+    """The leads as staff read them: rule names in Chinese and English, months as YYYY-MM."""
+    names = {rule.name: rule for rule in RULES}
+    out = leads.copy()
+    out.insert(3, "rule_zh", [names[r].zh for r in out["rule"]])
+    out.insert(4, "rule_en", [names[r].en for r in out["rule"]])
+    out["event_month"] = [_month_label(int(m)) for m in out["event_month"]]
+    out["known_from"] = out["known_from"].dt.date
+    return out
+
+
+@features_group.command("leads")
+@click.option("--as-of", "as_of", required=True, help="Date of the list (YYYY-MM-DD): the 12 closed months before it.")
+@click.option("--institution", "institutions", multiple=True, help="Only this institution code (repeat for several).")
+@click.option("--rule", "rule_names", multiple=True, type=click.Choice(RULE_NAMES), help="Only this rule (repeatable).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write every lead (.parquet or .csv).")
+@click.option("--show", type=click.IntRange(0), default=20, show_default=True, help="Leads to print.")
+@click.option(
+    "--engine",
+    "engine_kind",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="Engine for the claim rules.",
+)
+@click.option("--readmit-days", type=int, default=15, show_default=True, help="Split admission: readmission window.")
+@click.option("--memory-limit", help="DuckDB memory limit for the claims, e.g. 4GB (spills to disk beyond it).")
+@click.option(
+    "--database-url", envvar="MEDCREDIT_DATABASE_URL", help="SQLAlchemy URL (default: SQLite in the data dir)."
+)
+def leads_command(
+    as_of: str,
+    institutions: tuple[str, ...],
+    rule_names: tuple[str, ...],
+    out: Path | None,
+    show: int,
+    engine_kind: str,
+    readmit_days: int,
+    memory_limit: str | None,
+    database_url: str | None,
+) -> None:
+    """List the claims each smart-audit rule flags (智能审核线索): the claims behind the claim features.
+
+    Leads, not verdicts: an inspection checks them (domain.md §5).
+    """
+    if out is not None and out.suffix not in _OUTPUT_FORMATS:
+        raise click.BadParameter(f"must end in one of {list(_OUTPUT_FORMATS)}; got {out.name!r}", param_hint="--out")
+    try:
+        rules = ClaimRules(readmit_days=readmit_days)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--readmit-days") from error
+    engine = open_store(database_url)
+    if institutions:
+        known = set(load_table(engine, "institutions", columns=["institution_code"])["institution_code"].astype(str))
+        unknown = sorted(set(institutions) - known)
+        if unknown:
+            raise click.BadParameter(
+                f"未登记的机构代码 not in the institutions table: {', '.join(unknown)}", param_hint="--institution"
+            )
+    config = {"memory_limit": memory_limit} if memory_limit else None
+    try:
+        with console.status("智能审核规则计算中 running the claim rules…"):
+            leads = claim_leads(as_of, engine=engine, rules=rules, engine_kind=engine_kind, duckdb_config=config)
+    except ValueError as error:
+        click.echo(f"无法列出线索 / cannot list the leads: {error}", err=True)
+        sys.exit(2)
+    if institutions:
+        leads = leads[leads["institution_code"].isin(institutions)]
+    if rule_names:
+        leads = leads[leads["rule"].isin(rule_names)]
+    table = _lead_table(leads.reset_index(drop=True))
+    click.echo(
+        f"线索 leads: {len(table):,} 条 claims, {table['institution_code'].nunique():,} 家机构 institutions"
+        f"（{as_of} 前12个完整月 the 12 closed months before {as_of}）"
+    )
+    for (rule, zh, en), group in table.groupby(["rule", "rule_zh", "rule_en"], sort=True):
+        click.echo(f"  {zh} {en} ({rule}): {len(group):,}")
+    if out is not None:
+        _write(table.set_index("claim_id"), out)
+        click.echo(f"已写入 written: {out}")
+    elif len(table):
+        click.echo(table.head(show).to_string(index=False))
+        if len(table) > show:
+            click.echo(f"… 另有 {len(table) - show:,} 条 more: --out FILE 写出全部 writes them all")
 
 
 @features_group.command("catalogue")
