@@ -33,8 +33,18 @@ def dataset_root(root: Path | None = None) -> Path:
     return (root or data_dir()) / "claims"
 
 
-def partition_paths(engine: Engine | Connection, table: str, root: Path | None = None) -> list[Path]:
-    """The Parquet files that hold ``table``, as listed in the manifest."""
+class MissingClaimFiles(ValueError):
+    """Files the store's manifest lists are not on disk (a wrong data directory, or files removed)."""
+
+
+def partition_paths(
+    engine: Engine | Connection, table: str, root: Path | None = None, *, check: bool = True
+) -> list[Path]:
+    """The Parquet files that hold ``table``, as listed in the manifest.
+
+    With ``check`` (the default) every file must exist, else :class:`MissingClaimFiles` says how many
+    are missing and where they were looked for, before any query half-reads the dataset.
+    """
     query = sa.select(claim_partitions.c.path).where(claim_partitions.c.table_name == table)
     query = query.order_by(claim_partitions.c.month, claim_partitions.c.id)
     if isinstance(engine, Engine):
@@ -43,7 +53,15 @@ def partition_paths(engine: Engine | Connection, table: str, root: Path | None =
     else:
         rows = engine.execute(query).scalars().all()
     base = dataset_root(root)
-    return [base / row for row in rows]
+    paths = [base / row for row in rows]
+    missing = [p for p in paths if not p.is_file()] if check else []
+    if missing:
+        raise MissingClaimFiles(
+            f"{table} 数据文件缺失 files missing: {len(missing):,} of the {len(paths):,} files the store lists are "
+            f"not under {base} (first: {missing[0].relative_to(base)}); set MEDCREDIT_DATA_DIR to the folder that "
+            f"holds this store's claims/ directory"
+        )
+    return paths
 
 
 def _sql_list(paths: list[Path]) -> str:
@@ -205,5 +223,5 @@ def known_claim_ids(
 def orphan_files(engine: Engine, root: Path | None = None) -> list[Path]:
     """Parquet files on disk that no manifest row lists (left by an interrupted import)."""
     base = dataset_root(root)
-    listed = {p for table in PARTITION_DATE for p in partition_paths(engine, table, root)}
+    listed = {p for table in PARTITION_DATE for p in partition_paths(engine, table, root, check=False)}
     return sorted(p for p in base.rglob("*.parquet") if p not in listed) if base.exists() else []

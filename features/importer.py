@@ -224,7 +224,7 @@ def _table_present(engine: Engine, table: str, batches: dict[str, _Batch]) -> bo
     if table in batches:
         return True
     if table == "claims":
-        return bool(claims_store.partition_paths(engine, table))
+        return bool(claims_store.partition_paths(engine, table, check=False))
     with engine.connect() as connection:
         return connection.execute(sa.select(sa.func.count()).select_from(CONTRACT_TABLES[table])).scalar_one() > 0
 

@@ -88,6 +88,24 @@ def test_leads_command_names_what_is_wrong(sqlite_store, tmp_path, monkeypatch):
     assert bad_out.exit_code == 2 and "--out" in bad_out.output
 
 
+def test_a_store_whose_claim_files_are_elsewhere_is_named_not_half_read(sqlite_store, tmp_path, monkeypatch):
+    folder = write_tables(tmp_path / "in")
+    import_paths([folder], engine=sqlite_store)
+    monkeypatch.setenv("MEDCREDIT_DATABASE_URL", sqlite_store.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("MEDCREDIT_DATA_DIR", str(tmp_path / "elsewhere"))  # the store's claims/ is not here
+    runner = CliRunner()
+    built = runner.invoke(cli, ["features", "build", "--as-of", "2024-06-01"])
+    assert built.exit_code == 2
+    assert "2 of the 2 files the store lists are not under" in built.output and "MEDCREDIT_DATA_DIR" in built.output
+    leads = runner.invoke(cli, ["features", "leads", "--as-of", "2024-06-01"])
+    assert leads.exit_code == 2 and "files missing" in leads.output
+    again = runner.invoke(cli, ["import", str(folder / "claims.csv")])
+    assert again.exit_code == 2 and "import refused, nothing written" in again.output
+    assert not (tmp_path / "elsewhere" / "claims").exists()
+    monkeypatch.setenv("MEDCREDIT_DATA_DIR", str(tmp_path / "data"))
+    assert runner.invoke(cli, ["features", "leads", "--as-of", "2024-06-01"]).exit_code == 0
+
+
 def test_catalogue_command_and_docs_agree_with_the_code():
     result = CliRunner().invoke(cli, ["features", "catalogue"])
     assert result.exit_code == 0

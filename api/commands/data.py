@@ -9,6 +9,7 @@ import click
 import pandas as pd
 
 from features import ImportRejected, import_paths, load_table, open_store, table_counts
+from features.claims_store import MissingClaimFiles
 from features.contract import CODE_LISTS, IMPORT_ORDER, TABLES
 
 from ..terminal import progress_bar
@@ -44,6 +45,9 @@ def import_command(
         if problems_csv:
             pd.DataFrame([p.as_dict() for p in error.problems]).to_csv(problems_csv, index=False, encoding="utf-8-sig")
         _print_problems(error)
+        sys.exit(2)
+    except MissingClaimFiles as error:
+        click.echo(f"导入未进行，未写入任何数据 import refused, nothing written: {error}", err=True)
         sys.exit(2)
     if problems_csv and report.skipped:
         pd.DataFrame([p.as_dict() for p in report.skipped]).to_csv(problems_csv, index=False, encoding="utf-8-sig")
