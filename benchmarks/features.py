@@ -2,6 +2,7 @@
 
     python -m benchmarks.features                          # 10 M claims, 5,000 institutions, both pipelines
     python -m benchmarks.features --out-of-core 100000000  # also 100 M claims with a DuckDB memory limit
+    python -m benchmarks.features --skip-pandas --statements  # and the time of each DuckDB statement
 
 Run it as a module from the repository root: as a file, its name would shadow the features package.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import resource
 import subprocess
@@ -258,7 +260,24 @@ def _monthly_claims(df: pd.DataFrame, institutions: pd.Index, months: MonthRange
 # --- workers ----------------------------------------------------------------------------------------------
 
 
+class _Statements(logging.Handler):
+    """Collects the claim statements' times that ``run_duckdb`` logs at DEBUG."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.rows: list[tuple[str, float, float]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if hasattr(record, "statement"):
+            _, wall, cpu = record.args  # type: ignore[misc]
+            self.rows.append((record.statement, float(wall), float(cpu)))
+
+
 def _worker(kind: str, root: Path, config: dict[str, str]) -> dict[str, object]:
+    statements = _Statements()
+    claim_log = logging.getLogger("features.claim_features")
+    claim_log.addHandler(statements)
+    claim_log.setLevel(logging.DEBUG)
     months = MonthRange(FIRST_MONTH, FIRST_MONTH + MONTHS)
     paths = _paths(root)
     codes = pd.read_parquet(root / "institutions.parquet")["institution_code"].tolist()
@@ -281,7 +300,7 @@ def _worker(kind: str, root: Path, config: dict[str, str]) -> dict[str, object]:
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"kind": kind, "seconds": seconds, "aggregate_seconds": aggregated, "cpu_seconds": cpu,
             "peak_mib": peak_kib / 1024, "claims": int(monthly.claims["claims"].sum()), "features": features.shape[1],
-            "flags": int(monthly.rules["flagged"].sum())}  # fmt: skip
+            "flags": int(monthly.rules["flagged"].sum()), "statements": statements.rows}  # fmt: skip
 
 
 def _cpu_seconds() -> float:
@@ -327,6 +346,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--simulator", action="store_true", help="generate with features.simulate (slower)")
     parser.add_argument("--skip-pandas", action="store_true")
+    parser.add_argument("--statements", action="store_true", help="also print each DuckDB statement's time")
     parser.add_argument("--out-of-core", type=int, default=0, metavar="CLAIMS", help="also run this many claims")
     parser.add_argument("--out-of-core-institutions", type=int, default=50_000)
     parser.add_argument("--memory-limit", default="5GB", help="DuckDB memory limit for the out-of-core run")
@@ -342,6 +362,9 @@ def main() -> None:
     ours = _run_worker("duckdb", root, {"threads": str(os.cpu_count())})
     print(f"duckdb : {_figures(ours)}   {ours['claims']:,} claims, {ours['flags']:,} flags, "
           f"{ours['features']} claim features")  # fmt: skip
+    if args.statements:
+        for label, wall, cpu in ours["statements"]:
+            print(f"  {label:<36}{wall:7.2f} s   cpu {cpu:6.2f} s")
     if not args.skip_pandas:
         theirs = _run_worker("pandas", root, {})
         print(f"pandas : {_figures(theirs)}")

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -955,15 +956,34 @@ def _last_uses(steps: list[SqlStep]) -> dict[int, list[str]]:
     return out
 
 
+def _statement_label(step: SqlStep, part: str) -> str:
+    """A step's name, with the rule a part of it computes (``_mc_flags:split_admission``)."""
+    rule = re.search(r"'(\w+)' AS rule", part) if step.parts else None
+    return f"{step.name}:{rule.group(1)}" if rule else step.name
+
+
 def run_duckdb(steps: list[SqlStep], source: ClaimSource, available: set[str]) -> pd.DataFrame:
     """Execute the plan on DuckDB, each step into a temporary table (or view); return the result.
 
     Steps are separate statements so that the optimizer sees the true size of every intermediate
-    table when it orders joins; each table is dropped once no later step reads it.
+    table when it orders joins; each table is dropped once no later step reads it. Each statement's
+    wall and CPU time is logged at DEBUG (with ``extra={"statement": label}``).
     """
     con, owned = _duckdb_connection(source, available)
     created: dict[str, str] = {}  # name -> TABLE or VIEW
     drop_after = _last_uses(steps)
+
+    def timed(label: str, statement: str) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        con.execute(statement)
+        log.debug(
+            "claim statement %s: %.3f s, CPU %.3f s",
+            label,
+            time.perf_counter() - wall,
+            time.process_time() - cpu,
+            extra={"statement": label},
+        )
+
     try:
         result = pd.DataFrame()
         for i, step in enumerate(steps):
@@ -974,12 +994,20 @@ def run_duckdb(steps: list[SqlStep], source: ClaimSource, available: set[str]) -
                 # A table of several parts is built one part at a time: each part then has the
                 # machine to itself, which is faster than running them side by side in one statement.
                 first, *rest = step.parts or (step.sql,)
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {step.name} AS {first}")
+                timed(_statement_label(step, first), f"CREATE OR REPLACE TEMP TABLE {step.name} AS {first}")
                 created[step.name] = "TABLE"
                 for part in rest:
-                    con.execute(f"INSERT INTO {step.name} {part}")
+                    timed(_statement_label(step, part), f"INSERT INTO {step.name} {part}")
             else:  # through Arrow: much faster than .df() for millions of strings
+                wall, cpu = time.perf_counter(), time.process_time()
                 result = con.sql(step.sql).to_arrow_table().to_pandas()
+                log.debug(
+                    "claim statement %s: %.3f s, CPU %.3f s",
+                    step.name,
+                    time.perf_counter() - wall,
+                    time.process_time() - cpu,
+                    extra={"statement": step.name},
+                )
             for name in drop_after.get(i, []):
                 if name in created:
                     con.execute(f"DROP {created.pop(name)} IF EXISTS {name}")

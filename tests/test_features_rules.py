@@ -5,7 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from features.claim_features import ClaimRules, ClaimSource, MonthRange, claim_sql_plan, flag_claims
+from features.claim_features import (
+    ClaimRules,
+    ClaimSource,
+    MonthRange,
+    claim_sql_plan,
+    flag_claims,
+    monthly_claim_aggregates,
+)
 
 MONTHS = MonthRange(2024 * 12, 2024 * 12 + 12)  # January to December 2024
 H1, H2, P1 = "H44150200001", "H44150200002", "P44150200003"
@@ -121,7 +128,7 @@ def test_leads_are_sorted_and_known_from_the_month_after_their_event():
         claim("B1", "p3", "2024-01-31", supply=40),
     ]
     flags = flag_claims(ClaimSource(frame(rows)), MONTHS)
-    assert list(zip(flags["rule"], flags["claim_id"])) == [
+    assert list(zip(flags["rule"], flags["claim_id"], strict=True)) == [
         ("long_supply", "B1"),
         ("long_supply", "B2"),
         ("split_admission", "A2"),
@@ -131,6 +138,15 @@ def test_leads_are_sorted_and_known_from_the_month_after_their_event():
         pd.Timestamp("2024-04-01"),
         pd.Timestamp("2025-01-01"),
     ]
+
+
+def test_each_duckdb_statement_is_timed_in_the_debug_log(caplog):
+    rows = [stay("A1", "p1", "2024-02-25", "2024-03-01"), stay("A2", "p1", "2024-03-05", "2024-03-09")]
+    with caplog.at_level("DEBUG", logger="features.claim_features"):
+        monthly_claim_aggregates(ClaimSource(frame(rows)), MONTHS)
+    labels = [record.statement for record in caplog.records if hasattr(record, "statement")]
+    assert labels[:2] == ["_mc_institutions", "_mc_claims"] and labels[-1] == "monthly"
+    assert "_mc_flags:split_admission" in labels and "_mc_flags:supply_ahead" in labels
 
 
 def test_partners_beyond_the_context_window_are_not_looked_at():
