@@ -572,10 +572,11 @@ _PRESENT = """
 SELECT DISTINCT l.inst_key, l.visitor_key, l.settle_day
 FROM _mc_low AS l
 JOIN (
-  SELECT inst_key, settle_day
-  FROM _mc_base
+  SELECT b.inst_key, b.settle_day
+  FROM _mc_base AS b
+  SEMI JOIN _mc_low AS k ON k.inst_key = b.inst_key AND k.settle_day = b.settle_day
   WHERE {low_value_visit}
-  GROUP BY inst_key, settle_day
+  GROUP BY b.inst_key, b.settle_day
   HAVING count(*) BETWEEN {group_min_patients} AND {group_max_visitors}
 ) AS c ON c.inst_key = l.inst_key AND c.settle_day = l.settle_day
 WHERE {group_min_days} < 2
