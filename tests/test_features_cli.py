@@ -74,6 +74,49 @@ def test_leads_command_lists_the_flagged_claims(sqlite_store, tmp_path, monkeypa
     assert other.exit_code == 0 and "线索 leads: 0 条 claims" in other.output
 
 
+def _stored_selection(engine, as_of: str, codes: list[str]) -> int:
+    import sqlalchemy as sa
+
+    from scoring.selection_store import targeted_picks, targeted_selections
+
+    with engine.begin() as connection:
+        selection_id = connection.execute(
+            targeted_selections.insert().values(
+                as_of=pd.Timestamp(as_of).date(),
+                budget=len(codes),
+                rules_json="{}",
+                triggered=0,
+                selected_count=len(codes),
+                created_at=pd.Timestamp("2024-06-02").to_pydatetime(),
+                created_by="test",
+            )
+        ).inserted_primary_key[0]
+        connection.execute(
+            sa.insert(targeted_picks),
+            [{"selection_id": selection_id, "institution_code": code, "position": i, "trigger": False,
+              "reason_codes": "", "reasons_json": "[]"} for i, code in enumerate(codes, start=1)],
+        )  # fmt: skip
+    return int(selection_id)
+
+
+def test_leads_command_for_a_stored_targeted_selection(sqlite_store, tmp_path, monkeypatch):
+    import_paths([write_tables(tmp_path / "in")], engine=sqlite_store)
+    monkeypatch.setenv("MEDCREDIT_DATABASE_URL", sqlite_store.url.render_as_string(hide_password=False))
+    with_pharmacy = _stored_selection(sqlite_store, "2024-06-01", ["P44150200003", "H44150200002"])
+    without = _stored_selection(sqlite_store, "2024-06-01", ["H44150200002"])
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["features", "leads", "--selection", str(with_pharmacy)])
+    assert shown.exit_code == 0, shown.output
+    assert f"targeted selection #{with_pharmacy}: 2 家 institutions, 2024-06-01" in shown.output
+    assert "线索 leads: 1 条 claims" in shown.output and "C3" in shown.output
+    none = runner.invoke(cli, ["features", "leads", "--selection", str(without)])
+    assert none.exit_code == 0 and "线索 leads: 0 条 claims" in none.output
+    missing = runner.invoke(cli, ["features", "leads", "--selection", "999"])
+    assert missing.exit_code == 2 and "no targeted selection 999" in missing.output
+    both = runner.invoke(cli, ["features", "leads", "--selection", str(without), "--as-of", "2024-06-01"])
+    assert both.exit_code == 2 and "give --as-of or --selection" in both.output
+
+
 def test_leads_command_names_what_is_wrong(sqlite_store, tmp_path, monkeypatch):
     import_paths([write_tables(tmp_path / "in")], engine=sqlite_store)
     monkeypatch.setenv("MEDCREDIT_DATABASE_URL", sqlite_store.url.render_as_string(hide_password=False))

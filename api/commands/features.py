@@ -11,6 +11,7 @@ from features import open_store
 from features.build import build_features, catalogue_as_markdown, claim_leads, feature_catalogue
 from features.claim_features import RULE_NAMES, RULES, ClaimRules
 from features.storage import load_table
+from scoring.selection_store import UnknownSelectionError, get_targeted_selection
 
 from ..terminal import console, progress_bar
 
@@ -104,7 +105,13 @@ def _lead_table(leads):
 
 
 @features_group.command("leads")
-@click.option("--as-of", "as_of", required=True, help="Date of the list (YYYY-MM-DD): the 12 closed months before it.")
+@click.option("--as-of", "as_of", help="Date of the list (YYYY-MM-DD): the 12 closed months before it.")
+@click.option(
+    "--selection",
+    "selection_id",
+    type=int,
+    help="A stored targeted selection: its date and its picked institutions (instead of --as-of).",
+)
 @click.option("--institution", "institutions", multiple=True, help="Only this institution code (repeat for several).")
 @click.option("--rule", "rule_names", multiple=True, type=click.Choice(RULE_NAMES), help="Only this rule (repeatable).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write every lead (.parquet or .csv).")
@@ -123,7 +130,8 @@ def _lead_table(leads):
     "--database-url", envvar="MEDCREDIT_DATABASE_URL", help="SQLAlchemy URL (default: SQLite in the data dir)."
 )
 def leads_command(
-    as_of: str,
+    as_of: str | None,
+    selection_id: int | None,
     institutions: tuple[str, ...],
     rule_names: tuple[str, ...],
     out: Path | None,
@@ -143,7 +151,18 @@ def leads_command(
         rules = ClaimRules(readmit_days=readmit_days)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--readmit-days") from error
+    if (as_of is None) == (selection_id is None):
+        raise click.UsageError("give --as-of or --selection (one of them)")
     engine = open_store(database_url)
+    picked: set[str] | None = None
+    if selection_id is not None:
+        try:
+            selection = get_targeted_selection(engine, selection_id)
+        except UnknownSelectionError as error:
+            raise click.BadParameter(str(error), param_hint="--selection") from error
+        as_of = f"{selection.as_of:%Y-%m-%d}"
+        picked = set(selection.selected["institution_code"].astype(str))
+        click.echo(f"重点检查选取 targeted selection #{selection_id}: {len(picked)} 家 institutions, {as_of}")
     if institutions:
         known = set(load_table(engine, "institutions", columns=["institution_code"])["institution_code"].astype(str))
         unknown = sorted(set(institutions) - known)
@@ -158,6 +177,8 @@ def leads_command(
     except ValueError as error:
         click.echo(f"无法列出线索 / cannot list the leads: {error}", err=True)
         sys.exit(2)
+    if picked is not None:
+        leads = leads[leads["institution_code"].isin(picked)]
     if institutions:
         leads = leads[leads["institution_code"].isin(institutions)]
     if rule_names:
