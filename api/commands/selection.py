@@ -495,6 +495,10 @@ def _echo_targeted(selection: selection_store.StoredTargetedSelection) -> None:
         }
     )
     _print_table("重点检查对象及理由 targeted picks and reasons", shown)
+    click.echo(
+        "被选机构的智能审核线索 the picks' flagged claims: "
+        f"medcredit features leads --selection {selection.selection_id}"
+    )
 
 
 def _echo_merged(engine: Engine, draw_id: str, selection: selection_store.StoredTargetedSelection) -> None:
