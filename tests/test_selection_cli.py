@@ -152,6 +152,7 @@ def test_target_lists_every_pick_with_reasons_and_merges_with_the_draw(medcredit
     assert "属实投诉举报 1 件" in result.stdout and "1 substantiated complaint(s)" in result.stdout
     assert city.REFERRED in result.stdout
     assert "综合查一次 one visit per institution" in result.stdout
+    assert "medcredit features leads --selection 1" in result.stdout
     stored = ss.get_targeted_selection(medcredit.engine, 1)
     assert len(stored.selected) == 12
 
