@@ -27,3 +27,9 @@ def test_demo_simulates_imports_grades_trains_draws_and_plans(tmp_path, monkeypa
     document = json.loads(published.read_text(encoding="utf-8"))
     assert document["pool_hash"] and document["seed"]
     assert list(out.glob("plan-*.csv"))
+    store = (out / "store").resolve()
+    assert f"export MEDCREDIT_DATA_DIR={store}" in result.output
+    monkeypatch.setenv("MEDCREDIT_DATA_DIR", str(store))
+    leads = CliRunner().invoke(cli, ["features", "leads", "--selection", "1"])
+    assert leads.exit_code == 0, leads.output
+    assert "targeted selection #1" in leads.output and "线索 leads:" in leads.output

@@ -83,6 +83,10 @@ def demo_command(n_institutions: int, years: int, seed: int, out_dir: Path, serv
 
     draw = demo_draw(engine, out_dir / "publication")
     demo_plan(engine, out_dir, draw_id=draw.draw_id)
+    click.echo(
+        f"\n  命令行使用本演示数据 the command line on this store: export MEDCREDIT_DATA_DIR={store_dir}\n"
+        "  例如 e.g. medcredit features leads --selection 1   medcredit credit explain CODE"
+    )
 
     if serve:
         _stage(7, f"服务 serving the API and dashboard on http://127.0.0.1:{port}/")
