@@ -460,3 +460,17 @@ def claim_leads(
     month = int(month_numbers(pd.DatetimeIndex([stamp]))[0])
     window = cf.MonthRange(month - cf.WINDOW_MONTHS, month)
     return cf.flag_claims(inputs.claims, window, rules, engine_kind=engine_kind, spark=spark)
+
+
+def label_leads(leads: pd.DataFrame) -> pd.DataFrame:
+    """Leads as staff read them: the rule's Chinese and English names after its code, the event month
+    as YYYY-MM and ``known_from`` as a date. Columns: claim_id, institution_code, rule, rule_zh,
+    rule_en, event_month, known_from."""
+    rules = {rule.name: rule for rule in cf.RULES}
+    out = leads.reset_index(drop=True).copy()
+    out.insert(3, "rule_zh", [rules[r].zh for r in out["rule"]])
+    out.insert(4, "rule_en", [rules[r].en for r in out["rule"]])
+    months = out["event_month"].to_numpy(np.int64)
+    out["event_month"] = [f"{m // 12}-{m % 12 + 1:02d}" for m in months]
+    out["known_from"] = pd.to_datetime(out["known_from"]).dt.date
+    return out

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from features import open_store
-from features.build import build_features, catalogue_as_markdown, claim_leads, feature_catalogue
-from features.claim_features import RULE_NAMES, RULES, ClaimRules
+from features.build import build_features, catalogue_as_markdown, claim_leads, feature_catalogue, label_leads
+from features.claim_features import RULE_NAMES, ClaimRules
 from features.storage import load_table
 from scoring.selection_store import UnknownSelectionError, get_targeted_selection
 
@@ -87,21 +87,6 @@ def build_command(
     if out is not None:
         _write(frame, out)
         click.echo(f"已写入 written: {out}")
-
-
-def _month_label(month: int) -> str:
-    return f"{month // 12}-{month % 12 + 1:02d}"
-
-
-def _lead_table(leads):
-    """The leads as staff read them: rule names in Chinese and English, months as YYYY-MM."""
-    names = {rule.name: rule for rule in RULES}
-    out = leads.copy()
-    out.insert(3, "rule_zh", [names[r].zh for r in out["rule"]])
-    out.insert(4, "rule_en", [names[r].en for r in out["rule"]])
-    out["event_month"] = [_month_label(int(m)) for m in out["event_month"]]
-    out["known_from"] = out["known_from"].dt.date
-    return out
 
 
 @features_group.command("leads")
@@ -183,7 +168,7 @@ def leads_command(
         leads = leads[leads["institution_code"].isin(institutions)]
     if rule_names:
         leads = leads[leads["rule"].isin(rule_names)]
-    table = _lead_table(leads.reset_index(drop=True))
+    table = label_leads(leads)
     click.echo(
         f"线索 leads: {len(table):,} 条 claims, {table['institution_code'].nunique():,} 家机构 institutions"
         f"（{as_of} 前12个完整月 the 12 closed months before {as_of}）"
