@@ -282,6 +282,56 @@ def test_targeted_selection_and_plan_round_trip(client, tokens):
     assert client.get(f"/api/v1/plans/{plan.get_json()['plan_id']}", headers=H(tokens.auditor)).status_code == 200
 
 
+def test_a_targeted_selection_lists_the_leads_of_its_picks(app, client, tokens, monkeypatch):
+    import pandas as pd
+
+    import api.blueprints.selections as selections
+
+    selection = client.post("/api/v1/selections", json={"as_of": "2024-12-31", "budget": 2}, headers=H(tokens.admin))
+    selection_id = selection.get_json()["selection_id"]
+    picks = [s["institution_code"] for s in selection.get_json()["selected"]]
+    empty = client.get(f"/api/v1/selections/{selection_id}/leads", headers=H(tokens.auditor))
+    assert empty.status_code == 200, empty.get_data(as_text=True)
+    assert empty.get_json() == {"selection_id": selection_id, "as_of": "2024-12-31", "counts": [], "leads": []}
+    asked = []
+
+    def leads(as_of, *, engine):
+        asked.append(str(as_of))
+        return pd.DataFrame(
+            {
+                "claim_id": ["C1", "C2", "C3"],
+                "institution_code": [picks[0], picks[0], "H99999999999"],  # the last is not a pick
+                "rule": ["long_supply", "split_admission", "long_supply"],
+                "event_month": [2024 * 12 + 10, 2024 * 12 + 11, 2024 * 12 + 10],
+                "known_from": pd.to_datetime(["2024-12-01", "2025-01-01", "2024-12-01"]),
+            }
+        )
+
+    monkeypatch.setattr(selections, "claim_leads", leads)
+    body = client.get(f"/api/v1/selections/{selection_id}/leads", headers=H(tokens.admin)).get_json()
+    assert asked == ["2024-12-31"]
+    assert [lead["claim_id"] for lead in body["leads"]] == ["C1", "C2"]
+    assert body["leads"][0] == {
+        "claim_id": "C1",
+        "institution_code": picks[0],
+        "rule": "long_supply",
+        "rule_zh": "单次超量开药",
+        "rule_en": "prescriptions over the days' supply limit",
+        "event_month": "2024-11",
+        "known_from": "2024-12-01",
+    }
+    assert [(c["rule"], c["claims"]) for c in body["counts"]] == [("long_supply", 1), ("split_admission", 1)]
+    assert len(list_entries(app.extensions["medcredit.engine"], action="selection.leads.read")) == 2
+    one_rule = client.get(f"/api/v1/selections/{selection_id}/leads?rule=split_admission", headers=H(tokens.admin))
+    assert [lead["claim_id"] for lead in one_rule.get_json()["leads"]] == ["C2"]
+    url = f"/api/v1/selections/{selection_id}/leads"
+    problem(client.get(f"{url}?institution_code=H99999999999", headers=H(tokens.admin)), 404)
+    problem(client.get(f"{url}?rule=nonsense", headers=H(tokens.admin)), 422)
+    problem(client.get("/api/v1/selections/999999/leads", headers=H(tokens.admin)), 404)
+    problem(client.get(url, headers=H(tokens.planner_other_county)), 403)
+    problem(client.get(url), 401)
+
+
 def test_recording_an_outcome_writes_the_inspection(client, tokens):
     body = {
         "institution_code": "H44150200002",

@@ -7,6 +7,8 @@ from flask_smorest import Blueprint
 from marshmallow import validate
 from werkzeug.exceptions import Forbidden
 
+from features.build import claim_leads, label_leads
+from features.claim_features import RULE_NAMES
 from scoring import outcomes, selection_store
 from scoring.plan import PlanRules
 
@@ -189,6 +191,65 @@ def get_targeted(selection_id: int):
     """A stored targeted selection with every pick's reasons (city-wide: all-region tokens)."""
     require_all_regions("A stored targeted selection")
     return _targeted(selection_store.get_targeted_selection(current_engine(), selection_id))
+
+
+class LeadsArgs(ma.Schema):
+    institution_code = ma.fields.String(
+        validate=validate.Regexp(INSTITUTION_CODE), metadata={"description": "只看这家被选机构"}
+    )
+    rule = ma.fields.String(validate=validate.OneOf(RULE_NAMES), metadata={"description": "只看这条审核规则"})
+
+
+class LeadSchema(ma.Schema):
+    claim_id = ma.fields.String(required=True)
+    institution_code = ma.fields.String(required=True)
+    rule = ma.fields.String(required=True)
+    rule_zh = ma.fields.String(required=True)
+    rule_en = ma.fields.String(required=True)
+    event_month = ma.fields.String(required=True, metadata={"description": "规则触发（可知）的月份 YYYY-MM"})
+    known_from = ma.fields.Date(required=True, metadata={"description": "进入特征的日期（次月1日）"})
+
+
+class SelectionLeadsSchema(ma.Schema):
+    selection_id = ma.fields.Integer(required=True)
+    as_of = ma.fields.Date(required=True)
+    counts = ma.fields.List(ma.fields.Dict(), required=True, metadata={"description": "每条规则的线索数"})
+    leads = ma.fields.List(ma.fields.Nested(LeadSchema), required=True)
+
+
+@blp.route("/selections/<int(max=2147483647):selection_id>/leads", methods=["GET"])
+@requires("selections:read", audit_read="selection.leads.read")
+@blp.arguments(LeadsArgs, location="query", as_kwargs=False)
+@blp.response(200, SelectionLeadsSchema)
+def get_targeted_leads(args: dict, selection_id: int):
+    """The claims the smart-audit rules flagged at the selection's picks (智能审核线索), as of its date.
+
+    Leads to check on the visit, not verdicts. Computed from the stored claims when asked (city-wide:
+    all-region tokens). Each read is audited.
+    """
+    require_all_regions("The leads of a targeted selection")
+    engine = current_engine()
+    stored = selection_store.get_targeted_selection(engine, selection_id)
+    picked = set(stored.selected["institution_code"].astype(str))
+    if args.get("institution_code") and args["institution_code"] not in picked:
+        raise LookupError(
+            f"机构 {args['institution_code']} 不在重点检查选取 {selection_id} 中 / "
+            f"{args['institution_code']} is not a pick of targeted selection {selection_id}"
+        )
+    leads = claim_leads(stored.as_of, engine=engine)
+    leads = leads[
+        leads["institution_code"].isin([args["institution_code"]] if args.get("institution_code") else picked)
+    ]
+    if args.get("rule"):
+        leads = leads[leads["rule"] == args["rule"]]
+    table = label_leads(leads)
+    counts = table.groupby(["rule", "rule_zh", "rule_en"], sort=True).size().rename("claims").reset_index()
+    return {
+        "selection_id": selection_id,
+        "as_of": stored.as_of,
+        "counts": records(counts),
+        "leads": records(table),
+    }
 
 
 def _plan(stored: selection_store.StoredPlan) -> dict:
