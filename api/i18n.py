@@ -13,6 +13,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "nav_overview": ("总览", "Overview"),
     "nav_institutions": ("机构", "Institutions"),
     "nav_draws": ("双随机抽查", "Random draws"),
+    "nav_targeted": ("重点检查", "Targeted inspections"),
     "nav_plan": ("检查计划", "Inspection plan"),
     "nav_objections": ("异议与修复", "Objections & repair"),
     "nav_api": ("API 文档", "API docs"),
@@ -147,6 +148,28 @@ TEXT: dict[str, tuple[str, str]] = {
     "export_json": ("抽取文件（供复核）", "Draw document (for verification)"),
     "seed": ("种子", "Seed"),
     "no_draws": ("尚无抽查批次", "No draws yet"),
+    "targeted_title": ("重点检查选取", "Targeted inspections"),
+    "targeted_intro": (
+        "线索（属实投诉举报、部门移送、D/E 级、高风险、智能审核指标超阈值）必查，"
+        "其余按风险概率×预计金额排序至预算用完；每户附理由，并可下载被选机构的智能审核线索（待核实的疑点结算，非违规结论）。",
+        "Leads (substantiated complaints, referrals, grades D/E, high risk, smart-audit signals above their "
+        "thresholds) are always picked, the rest by probability × expected amount until the budget is spent; each "
+        "pick has its reasons, and the picks' flagged claims (to check, not verdicts) can be downloaded.",
+    ),
+    "make_targeted": ("生成重点检查名单", "Pick targeted inspections"),
+    "budget": ("可安排户数（预算）", "Budget (institutions)"),
+    "selection_id": ("选取编号", "Selection"),
+    "open_selection": ("查看选取", "Open selection"),
+    "targeted_made": ("重点检查名单已生成", "Targeted inspections picked"),
+    "no_selections": ("尚无重点检查选取", "No targeted selections yet"),
+    "triggered": ("线索必查", "Leads"),
+    "picks": ("被选机构", "Picks"),
+    "trigger": ("线索", "Lead"),
+    "priority_rank": ("优先级", "Priority"),
+    "check_items": ("检查事项", "Check items"),
+    "pick_reasons": ("理由", "Reasons"),
+    "download_leads": ("下载智能审核线索（CSV）", "Download flagged claims (CSV)"),
+    "created_by": ("操作人", "By"),
     "plan_title": ("年度检查计划", "Yearly inspection plan"),
     "plan_intro": (
         "按年度安排：已抽取的双随机批次和重点检查作为既定轮次，其余在用机构各安排一次日常检查（信用等级低者优先），"

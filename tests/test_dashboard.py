@@ -116,3 +116,32 @@ def test_pages_load_no_external_asset(shared_client, shared_tokens, path):
     page = shared_client.get(path).get_data(as_text=True)
     assets = re.findall(r'(?:src|href)="([^"]+)"', page)
     assert assets and all(a.startswith("/") and not a.startswith("//") for a in assets), assets
+
+
+def test_targeted_inspections_are_picked_and_their_leads_downloaded_from_the_page(
+    shared_app, shared_client, shared_tokens
+):
+    login(shared_client, shared_tokens.admin)
+    page = shared_client.get("/targeted").get_data(as_text=True)
+    assert "重点检查选取" in page and 'id="new-targeted"' in page
+    token = csrf_of(shared_client, "/targeted")
+    refused = shared_client.post("/targeted", data={"as_of": "2024-12-31", "budget": "0", "csrf_token": token})
+    assert refused.status_code == 302
+    assert "可安排户数（预算）: 1–100000" in shared_client.get("/targeted").get_data(as_text=True)
+    made = shared_client.post("/targeted", data={"as_of": "2024-12-31", "budget": "2", "csrf_token": token})
+    assert made.status_code == 302 and "/targeted?selection_id=" in made.location
+    selection_id = int(made.location.rsplit("=", 1)[1])
+    shown = shared_client.get(made.location).get_data(as_text=True)
+    assert "重点检查名单已生成" in shown and f"#{selection_id} · 2024-12-31" in shown
+    assert f"/targeted/{selection_id}/leads.csv" in shown and "下载智能审核线索" in shown
+    english = shared_client.get(made.location + "&lang=en").get_data(as_text=True)
+    assert "Targeted inspections" in english and "Download flagged claims" in english
+    leads = shared_client.get(f"/targeted/{selection_id}/leads.csv")
+    assert leads.status_code == 200 and leads.mimetype == "text/csv"
+    text = leads.get_data(as_text=True)
+    assert text.startswith("\ufeffclaim_id,institution_code,rule,rule_zh,rule_en,event_month,known_from")
+    entry = list_entries(shared_app.extensions["medcredit.engine"], action="selection.leads.read")[-1]
+    assert entry["resource"].endswith(f"/targeted/{selection_id}/leads.csv")
+    assert shared_client.get("/targeted?selection_id=999999").status_code == 404
+    login(shared_client, shared_tokens.scheduler_county)
+    assert shared_client.get("/targeted").status_code == 403

@@ -384,6 +384,89 @@ def draw_export(draw_id: str):
     return draws_api.export_file(draw_id, stage, fmt)
 
 
+# -- targeted selections ---------------------------------------------------------------------
+
+
+@bp.route("/targeted", methods=["GET"])
+@requires("selections:read")
+def targeted():
+    require_all_regions(t("targeted_title"))
+    engine = current_engine()
+    selection_id = request.args.get("selection_id", type=int)
+    stored, picks = None, []
+    if selection_id:
+        stored = selection_store.get_targeted_selection(engine, selection_id)
+        text = "zh" if current_lang() == "zh" else "en"
+        joined = stored.reasons.groupby("institution_code", sort=False)[text].agg(
+            "；".join if text == "zh" else "; ".join
+        )
+        picks = [
+            {
+                "institution_code": row["institution_code"],
+                "trigger": bool(row["trigger"]),
+                "priority_rank": row["priority_rank"],
+                "items": row["items"],
+                "reasons": joined.get(row["institution_code"], ""),
+            }
+            for row in records(stored.selected)
+        ]
+    return render_template(
+        "targeted.html",
+        rows=records(selection_store.list_targeted_selections(engine)),
+        stored=stored,
+        picks=picks,
+        can_write=current_principal().can("selections:write"),
+        today=date.today(),
+    )
+
+
+@bp.route("/targeted", methods=["POST"])
+@requires("selections:write")
+def make_targeted():
+    require_all_regions(t("targeted_title"))
+    holder: dict = {}
+
+    def select() -> None:
+        try:
+            as_of = date.fromisoformat(request.form.get("as_of", ""))
+        except ValueError as error:
+            raise ValueError(f"{t('as_of')}: YYYY-MM-DD") from error
+        budget = request.form.get("budget", type=int)
+        if budget is None or not 1 <= budget <= 100_000:
+            raise ValueError(f"{t('budget')}: 1–100000")
+        holder["selection"] = selection_store.select_and_save_targeted(
+            current_engine(),
+            as_of=as_of,
+            budget=budget,
+            grades=selection_store.latest_credit_grades(current_engine()),
+            actor=_actor(),
+        )
+
+    response = _attempt(select, t("targeted_made"), url_for("dashboard.targeted"))
+    if "selection" in holder:
+        return redirect(url_for("dashboard.targeted", selection_id=holder["selection"].selection_id))
+    return response
+
+
+@bp.route("/targeted/<int(max=2147483647):selection_id>/leads.csv", methods=["GET"])
+@requires("selections:read", audit_read="selection.leads.read")
+def targeted_leads(selection_id: int):
+    """The claims flagged at the selection's picks as of its date, as CSV for the visit teams."""
+    from features.build import claim_leads, label_leads
+
+    require_all_regions(t("targeted_title"))
+    engine = current_engine()
+    stored = selection_store.get_targeted_selection(engine, selection_id)
+    leads = claim_leads(stored.as_of, engine=engine)
+    leads = leads[leads["institution_code"].isin(set(stored.selected["institution_code"].astype(str)))]
+    body = "\ufeff" + label_leads(leads).to_csv(index=False)  # the BOM lets Excel read the Chinese
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="targeted-{selection_id}-leads.csv"'},
+    )
+
+
 # -- plan ------------------------------------------------------------------------------------
 
 
