@@ -237,6 +237,18 @@ def test_a_yearly_plan_is_made_from_the_page(page, site):
     shot(page, "12-plan")
 
 
+def test_targeted_inspections_are_picked_from_the_page(page, site):
+    sign_in(page, site, site.admin)
+    page.click(".sidebar a:text-is('重点检查')")
+    page.fill("input[name=budget]", "5")
+    page.click("#pick-targeted")
+    page.wait_for_selector("text=重点检查名单已生成")
+    rows = page.get_by_test_id("targeted-picks").locator("tbody tr")
+    assert 1 <= rows.count() <= 120
+    assert page.get_by_text("下载智能审核线索（CSV）").count() == 1
+    shot(page, "13-targeted")
+
+
 def test_api_docs_render_from_local_assets(page, site):
     page.goto(site.url + "/api/v1/docs")
     page.wait_for_selector(".swagger-ui .info .title", timeout=20_000)
