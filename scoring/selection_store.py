@@ -788,14 +788,23 @@ SMART_AUDIT_SIGNALS: dict[str, tuple[float, str]] = {
 def default_targeting_rules() -> TargetingRules:
     """The default rules: leads (complaints, referrals, D/E grades, high risk) plus the smart-audit signals,
     named in the reasons by the feature catalogue's Chinese and English names."""
+    from features._features_catalogue import PEER_EN_SUFFIX, PEER_ZH_SUFFIX
     from features.build import feature_catalogue
 
     catalogue = feature_catalogue().set_index("name")
-    labels = {
-        name: {"zh": str(catalogue.at[name, "zh"]), "en": str(catalogue.at[name, "en"])}
-        for name in SMART_AUDIT_SIGNALS
-        if name in catalogue.index
-    }
+    labels = {}
+    for name in SMART_AUDIT_SIGNALS:
+        if name not in catalogue.index:
+            continue
+        zh, en = str(catalogue.at[name, "zh"]), str(catalogue.at[name, "en"])
+        if name.endswith("_pz"):  # named by the rate it scores: "… is 5.4 SD above its peers"
+            labels[name] = {
+                "zh": zh.replace(PEER_ZH_SUFFIX, ""),
+                "en": en.replace(PEER_EN_SUFFIX, ""),
+                "kind": "peer_z",
+            }
+        else:
+            labels[name] = {"zh": zh, "en": en}
     return TargetingRules(
         signal_thresholds={name: threshold for name, (threshold, _) in SMART_AUDIT_SIGNALS.items()},
         signal_items={name: item for name, (_, item) in SMART_AUDIT_SIGNALS.items()},

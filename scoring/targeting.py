@@ -50,7 +50,8 @@ class TargetingRules:
     min_substantiated_complaints / min_referrals: counts at or above which an institution is targeted;
         None turns the trigger off.
     signal_thresholds: smart-audit feature column -> threshold; a value strictly above it triggers.
-    signal_labels: feature column -> {"zh": ..., "en": ...} names used in the reasons.
+    signal_labels: feature column -> {"zh": ..., "en": ...} names used in the reasons; with
+        ``"kind": "peer_z"`` the value is a peer z-score, told as standard deviations above the peers.
     high_risk_probability: risk_probability at or above which an institution is targeted; None = off.
     signal_items: feature column -> check-item code its visit must cover.
     default_items: check items of every targeted visit.
@@ -171,8 +172,15 @@ def _trigger_reasons(data: pd.DataFrame, rules: TargetingRules) -> pd.DataFrame:
     for column, threshold in rules.signal_thresholds.items():
         values = pd.to_numeric(data[column], errors="coerce")
         label = rules.signal_labels.get(column, {})
-        zh = f"智能审核指标「{label.get('zh', column)}」为 {{value:.4g}}，超过阈值 {threshold:.4g}"
-        en = f"smart-audit signal {label.get('en', column)} is {{value:.4g}}, above the threshold {threshold:.4g}"
+        name_zh, name_en = label.get("zh", column), label.get("en", column)
+        if label.get("kind") == "peer_z":  # a robust z-score within the peer group: told as a distance
+            zh = f"智能审核指标「{name_zh}」高于同类机构 {{value:.1f}} 个标准差，超过阈值 {threshold:.4g}"
+            en = (
+                f"smart-audit signal {name_en} is {{value:.1f}} SD above its peers, above the threshold {threshold:.4g}"
+            )
+        else:
+            zh = f"智能审核指标「{name_zh}」为 {{value:.4g}}，超过阈值 {threshold:.4g}"
+            en = f"smart-audit signal {name_en} is {{value:.4g}}, above the threshold {threshold:.4g}"
         rows += _rows(codes, values, values > threshold, f"smart_audit:{column}", zh, en)
     grades = data["grade"].astype("string").str.strip()
     hit = grades.isin(list(rules.trigger_grades)).fillna(False).astype(bool)

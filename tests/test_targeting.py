@@ -56,6 +56,25 @@ def test_each_lead_triggers_a_visit_even_with_no_budget(row, code):
     assert reasons_of(selection, "H1") == [code]
 
 
+def test_a_peer_z_score_signal_is_told_as_a_distance_from_the_peers():
+    from scoring.selection_store import default_targeting_rules
+
+    rules = default_targeting_rules()
+    column = "clm_split_admission_rate_12m_pz"
+    assert rules.signal_labels[column]["kind"] == "peer_z"
+    frame = candidates([{"institution_code": "H1", column: 5.446}, {"institution_code": "H2", column: 4.9}])
+    for other in rules.signal_thresholds:
+        frame[other] = frame.get(other, 0.0)
+    selection = select_targeted(frame.drop(columns=["readmission_15d_rate"]), budget=0, rules=rules)
+    reason = selection.reasons.set_index("code").loc[f"smart_audit:{column}"]
+    assert reason["zh"] == "智能审核指标「近12个月分解住院占比」高于同类机构 5.4 个标准差，超过阈值 5"
+    assert (
+        reason["en"]
+        == "smart-audit signal split admissions, share of stays is 5.4 SD above its peers, above the threshold 5"
+    )
+    assert selection.selected["institution_code"].tolist() == ["H1"]
+
+
 def test_signal_at_its_threshold_does_not_trigger():
     selection = select_targeted(
         candidates([{"institution_code": "H1", "readmission_15d_rate": 0.08}]), budget=0, rules=RULES
