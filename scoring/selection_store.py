@@ -1025,6 +1025,17 @@ def get_targeted_selection(engine: Engine, selection_id: int) -> StoredTargetedS
     )
 
 
+def selection_leads(engine: Engine, selection: StoredTargetedSelection, **options: Any) -> pd.DataFrame:
+    """The claims the smart-audit rules flagged at a stored selection's picks, as of its date
+    (``features.build.claim_leads``, computed from the stored claims when asked; ``options`` pass on
+    to it: rules, engine_kind, duckdb_config)."""
+    from features.build import claim_leads
+
+    leads = claim_leads(selection.as_of, engine=engine, **options)
+    picked = set(selection.selected["institution_code"].astype(str))
+    return leads[leads["institution_code"].isin(picked)].reset_index(drop=True)
+
+
 def list_targeted_selections(engine: Engine) -> pd.DataFrame:
     """Every stored targeted selection, newest first: selection_id, as_of, budget, triggered,
     selected_count, created_at, created_by (the picks and reasons: :func:`get_targeted_selection`)."""

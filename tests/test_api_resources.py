@@ -285,7 +285,7 @@ def test_targeted_selection_and_plan_round_trip(client, tokens):
 def test_a_targeted_selection_lists_the_leads_of_its_picks(app, client, tokens, monkeypatch):
     import pandas as pd
 
-    import api.blueprints.selections as selections
+    import features.build
 
     selection = client.post("/api/v1/selections", json={"as_of": "2024-12-31", "budget": 2}, headers=H(tokens.admin))
     selection_id = selection.get_json()["selection_id"]
@@ -307,7 +307,7 @@ def test_a_targeted_selection_lists_the_leads_of_its_picks(app, client, tokens, 
             }
         )
 
-    monkeypatch.setattr(selections, "claim_leads", leads)
+    monkeypatch.setattr(features.build, "claim_leads", leads)
     body = client.get(f"/api/v1/selections/{selection_id}/leads", headers=H(tokens.admin)).get_json()
     assert asked == ["2024-12-31"]
     assert [lead["claim_id"] for lead in body["leads"]] == ["C1", "C2"]

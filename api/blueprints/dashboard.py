@@ -452,13 +452,11 @@ def make_targeted():
 @requires("selections:read", audit_read="selection.leads.read")
 def targeted_leads(selection_id: int):
     """The claims flagged at the selection's picks as of its date, as CSV for the visit teams."""
-    from features.build import claim_leads, label_leads
+    from features.build import label_leads
 
     require_all_regions(t("targeted_title"))
     engine = current_engine()
-    stored = selection_store.get_targeted_selection(engine, selection_id)
-    leads = claim_leads(stored.as_of, engine=engine)
-    leads = leads[leads["institution_code"].isin(set(stored.selected["institution_code"].astype(str)))]
+    leads = selection_store.selection_leads(engine, selection_store.get_targeted_selection(engine, selection_id))
     body = "\ufeff" + label_leads(leads).to_csv(index=False)  # the BOM lets Excel read the Chinese
     return Response(
         body,

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import validate
 from werkzeug.exceptions import Forbidden
 
-from features.build import claim_leads, label_leads
+from features.build import label_leads
 from features.claim_features import RULE_NAMES
 from scoring import outcomes, selection_store
 from scoring.plan import PlanRules
@@ -228,18 +228,16 @@ def get_targeted_leads(args: dict, selection_id: int):
     all-region tokens). Each read is audited.
     """
     require_all_regions("The leads of a targeted selection")
-    engine = current_engine()
-    stored = selection_store.get_targeted_selection(engine, selection_id)
-    picked = set(stored.selected["institution_code"].astype(str))
-    if args.get("institution_code") and args["institution_code"] not in picked:
+    code = args.get("institution_code")
+    stored = selection_store.get_targeted_selection(current_engine(), selection_id)
+    if code and code not in set(stored.selected["institution_code"].astype(str)):
         raise LookupError(
-            f"机构 {args['institution_code']} 不在重点检查选取 {selection_id} 中 / "
-            f"{args['institution_code']} is not a pick of targeted selection {selection_id}"
+            f"机构 {code} 不在重点检查选取 {selection_id} 中 / "
+            f"{code} is not a pick of targeted selection {selection_id}"
         )
-    leads = claim_leads(stored.as_of, engine=engine)
-    leads = leads[
-        leads["institution_code"].isin([args["institution_code"]] if args.get("institution_code") else picked)
-    ]
+    leads = selection_store.selection_leads(current_engine(), stored)
+    if code:
+        leads = leads[leads["institution_code"] == code]
     if args.get("rule"):
         leads = leads[leads["rule"] == args["rule"]]
     table = label_leads(leads)

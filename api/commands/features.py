@@ -11,7 +11,7 @@ from features import open_store
 from features.build import build_features, catalogue_as_markdown, claim_leads, feature_catalogue, label_leads
 from features.claim_features import RULE_NAMES, ClaimRules
 from features.storage import load_table
-from scoring.selection_store import UnknownSelectionError, get_targeted_selection
+from scoring.selection_store import UnknownSelectionError, get_targeted_selection, selection_leads
 
 from ..terminal import console, progress_bar
 
@@ -29,6 +29,41 @@ def _write(frame, out: Path) -> None:
         )
 
 
+def _claim_options(command):
+    """The options every command running the claim rules takes: engine, rule settings, memory, store."""
+    options = [
+        click.option(
+            "--engine",
+            "engine_kind",
+            type=click.Choice(["duckdb", "spark"]),
+            default="duckdb",
+            show_default=True,
+            help="Engine for the claim rules.",
+        ),
+        click.option(
+            "--readmit-days", type=int, default=15, show_default=True, help="Split admission: readmission window."
+        ),
+        click.option("--memory-limit", help="DuckDB memory limit for the claims, e.g. 4GB (spills to disk beyond it)."),
+        click.option(
+            "--database-url", envvar="MEDCREDIT_DATABASE_URL", help="SQLAlchemy URL (default: SQLite in the data dir)."
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _claim_settings(out: Path | None, readmit_days: int, memory_limit: str | None):
+    """The checked --out, the claim rules and the DuckDB settings of a command, or a usage error naming the option."""
+    if out is not None and out.suffix not in _OUTPUT_FORMATS:
+        raise click.BadParameter(f"must end in one of {list(_OUTPUT_FORMATS)}; got {out.name!r}", param_hint="--out")
+    try:
+        rules = ClaimRules(readmit_days=readmit_days)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--readmit-days") from error
+    return rules, ({"memory_limit": memory_limit} if memory_limit else None)
+
+
 @click.group("features")
 def features_group() -> None:
     """Point-in-time features of the designated institutions (时点特征)."""
@@ -39,19 +74,7 @@ def features_group() -> None:
     "--as-of", "as_of", required=True, help="Date the features are as of (YYYY-MM-DD); uses events before it."
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the features (.parquet or .csv).")
-@click.option(
-    "--engine",
-    "engine_kind",
-    type=click.Choice(["duckdb", "spark"]),
-    default="duckdb",
-    show_default=True,
-    help="Engine for the claim rules.",
-)
-@click.option("--readmit-days", type=int, default=15, show_default=True, help="Split admission: readmission window.")
-@click.option("--memory-limit", help="DuckDB memory limit for the claims, e.g. 4GB (spills to disk beyond it).")
-@click.option(
-    "--database-url", envvar="MEDCREDIT_DATABASE_URL", help="SQLAlchemy URL (default: SQLite in the data dir)."
-)
+@_claim_options
 def build_command(
     as_of: str,
     out: Path | None,
@@ -61,14 +84,8 @@ def build_command(
     database_url: str | None,
 ) -> None:
     """Build one feature row per institution active at --as-of."""
-    if out is not None and out.suffix not in _OUTPUT_FORMATS:
-        raise click.BadParameter(f"must end in one of {list(_OUTPUT_FORMATS)}; got {out.name!r}", param_hint="--out")
-    try:
-        rules = ClaimRules(readmit_days=readmit_days)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--readmit-days") from error
+    rules, config = _claim_settings(out, readmit_days, memory_limit)
     engine = open_store(database_url)
-    config = {"memory_limit": memory_limit} if memory_limit else None
     try:
         with progress_bar("特征 features") as progress:
             result = build_features(
@@ -101,19 +118,7 @@ def build_command(
 @click.option("--rule", "rule_names", multiple=True, type=click.Choice(RULE_NAMES), help="Only this rule (repeatable).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write every lead (.parquet or .csv).")
 @click.option("--show", type=click.IntRange(0), default=20, show_default=True, help="Leads to print.")
-@click.option(
-    "--engine",
-    "engine_kind",
-    type=click.Choice(["duckdb", "spark"]),
-    default="duckdb",
-    show_default=True,
-    help="Engine for the claim rules.",
-)
-@click.option("--readmit-days", type=int, default=15, show_default=True, help="Split admission: readmission window.")
-@click.option("--memory-limit", help="DuckDB memory limit for the claims, e.g. 4GB (spills to disk beyond it).")
-@click.option(
-    "--database-url", envvar="MEDCREDIT_DATABASE_URL", help="SQLAlchemy URL (default: SQLite in the data dir)."
-)
+@_claim_options
 def leads_command(
     as_of: str | None,
     selection_id: int | None,
@@ -130,24 +135,20 @@ def leads_command(
 
     Leads, not verdicts: an inspection checks them (domain.md §5).
     """
-    if out is not None and out.suffix not in _OUTPUT_FORMATS:
-        raise click.BadParameter(f"must end in one of {list(_OUTPUT_FORMATS)}; got {out.name!r}", param_hint="--out")
-    try:
-        rules = ClaimRules(readmit_days=readmit_days)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--readmit-days") from error
+    rules, config = _claim_settings(out, readmit_days, memory_limit)
     if (as_of is None) == (selection_id is None):
         raise click.UsageError("give --as-of or --selection (one of them)")
     engine = open_store(database_url)
-    picked: set[str] | None = None
+    selection = None
     if selection_id is not None:
         try:
             selection = get_targeted_selection(engine, selection_id)
         except UnknownSelectionError as error:
             raise click.BadParameter(str(error), param_hint="--selection") from error
         as_of = f"{selection.as_of:%Y-%m-%d}"
-        picked = set(selection.selected["institution_code"].astype(str))
-        click.echo(f"重点检查选取 targeted selection #{selection_id}: {len(picked)} 家 institutions, {as_of}")
+        click.echo(
+            f"重点检查选取 targeted selection #{selection_id}: {len(selection.selected)} 家 institutions, {as_of}"
+        )
     if institutions:
         known = set(load_table(engine, "institutions", columns=["institution_code"])["institution_code"].astype(str))
         unknown = sorted(set(institutions) - known)
@@ -155,15 +156,16 @@ def leads_command(
             raise click.BadParameter(
                 f"未登记的机构代码 not in the institutions table: {', '.join(unknown)}", param_hint="--institution"
             )
-    config = {"memory_limit": memory_limit} if memory_limit else None
+    options = {"rules": rules, "engine_kind": engine_kind, "duckdb_config": config}
     try:
         with console.status("智能审核规则计算中 running the claim rules…"):
-            leads = claim_leads(as_of, engine=engine, rules=rules, engine_kind=engine_kind, duckdb_config=config)
+            if selection is None:
+                leads = claim_leads(as_of, engine=engine, **options)
+            else:
+                leads = selection_leads(engine, selection, **options)
     except ValueError as error:
         click.echo(f"无法列出线索 / cannot list the leads: {error}", err=True)
         sys.exit(2)
-    if picked is not None:
-        leads = leads[leads["institution_code"].isin(picked)]
     if institutions:
         leads = leads[leads["institution_code"].isin(institutions)]
     if rule_names:
