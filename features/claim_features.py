@@ -32,7 +32,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -963,6 +963,15 @@ def _statement_label(step: SqlStep, part: str) -> str:
     return f"{step.name}:{rule.group(1)}" if rule else step.name
 
 
+@contextlib.contextmanager
+def _timed(label: str) -> Iterator[None]:
+    """Log the wall and CPU time of one statement at DEBUG (``extra={"statement": label}``)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    yield
+    elapsed, used = time.perf_counter() - wall, time.process_time() - cpu
+    log.debug("claim statement %s: %.3f s, CPU %.3f s", label, elapsed, used, extra={"statement": label})
+
+
 def run_duckdb(steps: list[SqlStep], source: ClaimSource, available: set[str]) -> pd.DataFrame:
     """Execute the plan on DuckDB, each step into a temporary table (or view); return the result.
 
@@ -974,17 +983,6 @@ def run_duckdb(steps: list[SqlStep], source: ClaimSource, available: set[str]) -
     created: dict[str, str] = {}  # name -> TABLE or VIEW
     drop_after = _last_uses(steps)
 
-    def timed(label: str, statement: str) -> None:
-        wall, cpu = time.perf_counter(), time.process_time()
-        con.execute(statement)
-        log.debug(
-            "claim statement %s: %.3f s, CPU %.3f s",
-            label,
-            time.perf_counter() - wall,
-            time.process_time() - cpu,
-            extra={"statement": label},
-        )
-
     try:
         result = pd.DataFrame()
         for i, step in enumerate(steps):
@@ -995,20 +993,15 @@ def run_duckdb(steps: list[SqlStep], source: ClaimSource, available: set[str]) -
                 # A table of several parts is built one part at a time: each part then has the
                 # machine to itself, which is faster than running them side by side in one statement.
                 first, *rest = step.parts or (step.sql,)
-                timed(_statement_label(step, first), f"CREATE OR REPLACE TEMP TABLE {step.name} AS {first}")
+                with _timed(_statement_label(step, first)):
+                    con.execute(f"CREATE OR REPLACE TEMP TABLE {step.name} AS {first}")
                 created[step.name] = "TABLE"
                 for part in rest:
-                    timed(_statement_label(step, part), f"INSERT INTO {step.name} {part}")
+                    with _timed(_statement_label(step, part)):
+                        con.execute(f"INSERT INTO {step.name} {part}")
             else:  # through Arrow: much faster than .df() for millions of strings
-                wall, cpu = time.perf_counter(), time.process_time()
-                result = con.sql(step.sql).to_arrow_table().to_pandas()
-                log.debug(
-                    "claim statement %s: %.3f s, CPU %.3f s",
-                    step.name,
-                    time.perf_counter() - wall,
-                    time.process_time() - cpu,
-                    extra={"statement": step.name},
-                )
+                with _timed(step.name):
+                    result = con.sql(step.sql).to_arrow_table().to_pandas()
             for name in drop_after.get(i, []):
                 if name in created:
                     con.execute(f"DROP {created.pop(name)} IF EXISTS {name}")
